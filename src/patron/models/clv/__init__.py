@@ -1,0 +1,8 @@
+"""Buy-'til-you-die CLV models: purchase models (BG/NBD, MBG/NBD, Pareto/NBD) and the Gamma-Gamma spend model.
+
+Every estimator follows the scikit-learn contract through :class:`~patron.models.clv._base.CLVModel`.
+"""
+
+from patron.models.clv._base import CLVModel
+
+__all__ = ["CLVModel"]
