@@ -4,5 +4,6 @@ Every estimator follows the scikit-learn contract through :class:`~patron.models
 """
 
 from patron.models.clv._base import CLVModel
+from patron.models.clv.beta_geo import BetaGeoModel
 
-__all__ = ["CLVModel"]
+__all__ = ["BetaGeoModel", "CLVModel"]
