@@ -4,5 +4,8 @@ Every estimator follows the scikit-learn contract through :class:`~patron.models
 """
 
 from patron.models.clv._base import CLVModel
+from patron.models.clv.beta_geo import BetaGeoModel
+from patron.models.clv.modified_beta_geo import ModifiedBetaGeoModel
+from patron.models.clv.pareto_nbd import ParetoNBDModel
 
-__all__ = ["CLVModel"]
+__all__ = ["BetaGeoModel", "CLVModel", "ModifiedBetaGeoModel", "ParetoNBDModel"]
