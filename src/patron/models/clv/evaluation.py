@@ -186,18 +186,22 @@ def tracking(
     calibration_end: Any,
     observation_end: Any = None,
     time_unit: str = "W",
+    period: str | None = None,
     customer_id: str = "customer_id",
     timestamp: str = "timestamp",
 ) -> pd.DataFrame:
     """Actual vs expected repeat transactions of the cohort, per period and cumulative (FHL fig. 2 and 3).
 
-    The cohort is every customer whose first purchase is on or before ``calibration_end``. Periods of
-    ``time_unit`` are counted from the cohort's first purchase day (the origin). Per period w:
+    ``time_unit`` is the model's time unit (that of the summary it was fitted on: ``"W"`` for weeks, also for
+    ``freq="D", freq_multiplier=7``); ``period`` is the length of the tracking periods (default: the same).
+    The cohort is every customer whose first purchase is on or before ``calibration_end``. Periods are counted
+    from the cohort's first purchase day (the origin). Per period w:
 
     * actual: the cohort's repeat transactions (purchase days after each customer's first) in the period;
     * expected: sum over customers of E[X(e_iw)] - E[X(e_i,w-1)], where E[X(t)] is the model's
       ``expected_purchases_new_customer`` and e_iw is customer i's exposure at the end of period w: from its first
-      purchase day to the last day of the period, in time units (the way the BTYD summary measures T), floored at 0.
+      purchase day to the last day of the period, in ``time_unit`` (the way the BTYD summary measures T), floored
+      at 0.
 
     Returns a frame indexed by ``period`` (1, 2, ...) with period_end (the last day in the period),
     in_calibration, actual, expected, actual_cumulative, expected_cumulative.
@@ -205,6 +209,7 @@ def tracking(
     if not hasattr(model, "expected_purchases_new_customer"):
         raise ConfigError(f"{type(model).__name__} has no expected_purchases_new_customer(t) for tracking")
     unit = parse_time_unit(time_unit)
+    step = unit if period is None else parse_time_unit(period)
     days = repeat_transactions(transactions, customer_id=customer_id, timestamp=timestamp)
     cal_end = to_timestamp(calibration_end, what="calibration_end").floor("D")
     obs_end = (
@@ -221,10 +226,10 @@ def tracking(
         )
     origin = days["first_day"].min()
     span = (obs_end - origin).days + 1  # days from the origin through the observation end
-    n_periods = int(np.ceil(span / unit.days - 1e-9))
+    n_periods = int(np.ceil(span / step.days - 1e-9))
     periods = np.arange(1, n_periods + 1)
     # Last whole day index in each period (the final period is cut at the observation end).
-    last_day = np.minimum(np.ceil(periods * unit.days - 1e-9) - 1, span - 1)
+    last_day = np.minimum(np.ceil(periods * step.days - 1e-9) - 1, span - 1)
 
     repeat_day = (days.loc[days["is_repeat"], "day"] - origin).dt.days.to_numpy()
     period_of = np.searchsorted(last_day, repeat_day, side="left") + 1
@@ -250,7 +255,13 @@ def tracking(
         index=pd.Index(periods, name="period"),
     )
     out.attrs.update(
-        {"time_unit": unit.code, "origin": origin, "calibration_end": cal_end, "cohort": len(first)}
+        {
+            "time_unit": step.code,
+            "model_time_unit": unit.code,
+            "origin": origin,
+            "calibration_end": cal_end,
+            "cohort": len(first),
+        }
     )
     return out
 
