@@ -52,6 +52,8 @@ _Z95 = 1.959963984540054
 # every exp() finite while the optimiser explores.
 _LOG_BOUND = 30.0
 _COEF_BOUND = 50.0
+_COARSE_MIN_ROWS = 60_000
+_COARSE_STEPS = 100
 
 
 def first_bad(mask: np.ndarray, ids: np.ndarray) -> Any:
@@ -112,6 +114,7 @@ class CLVModel(BaseEstimator):
     _data_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     _param_names: ClassVar[tuple[str, ...]] = ()
     _linked_param: ClassVar[str | None] = None
+    _coarse_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, covariates: Sequence[str] | None = None) -> None:
         self.covariates = covariates
@@ -239,11 +242,45 @@ class CLVModel(BaseEstimator):
             return self._neg_ll(theta, cdata, cZ, w, scale)
 
         k = len(self._param_names)
-        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * k + [(-_COEF_BOUND, _COEF_BOUND)] * len(covs)
+        big = len(w) > _COARSE_MIN_ROWS and bool(self._coarse_columns)
+        if big:
+            # Coarse-to-fine: fit the data with its continuous times rounded to a grid (few unique rows, cheap), then
+            # polish on the exact data with Newton steps that reuse the coarse Hessian (it differs by well under 1%,
+            # so each step gains ~2 digits): a handful of full-data gradients instead of dozens.
+            rdata, rZ, rw = compress(self._coarsen(cdata), cZ, w)
+            best = self._optimise(lambda th: self._neg_ll(th, rdata, rZ, rw, scale), len(covs), rdata, rw)
+            H = _hessian(lambda th: self._neg_ll(th, rdata, rZ, rw, scale), best.x)
+            best = _newton_polish(fun, best, H)
+        else:
+            best = self._optimise(fun, len(covs), cdata, w)
+        theta = best.x
+        self.theta_ = theta
+        self.converged_ = bool(best.success) and bool(np.max(np.abs(theta[:k])) < _LOG_BOUND - 1e-6)
+        self.n_starts_tried_ = best.get("n_starts", 1)
+        self.log_likelihood_ = -float(best.fun) * scale
+        self.theta_cov_ = _inverse(_hessian(fun, theta, forward=big) * scale)
+        self.params_ = pd.Series(
+            np.concatenate([np.exp(theta[:k]), theta[k:]]),
+            index=pd.Index(names, name="parameter"),
+            name="estimate",
+        )
+        self.summary_ = self._summary_frame(names, theta, self.theta_cov_)
+        self.n_params_ = len(theta)
+        self.aic_ = 2 * self.n_params_ - 2 * self.log_likelihood_
+        self.bic_ = np.log(max(scale, 1.0)) * self.n_params_ - 2 * self.log_likelihood_
+        self.covariates_ = covs
+        return self
+
+    def _optimise(
+        self, fun, n_cov: int, data: Mapping[str, np.ndarray], w: np.ndarray
+    ) -> optimize.OptimizeResult:
+        """L-BFGS-B from the model's starting points in turn, until one converges inside the bounds (best kept)."""
+        k = len(self._param_names)
+        bounds = [(-_LOG_BOUND, _LOG_BOUND)] * k + [(-_COEF_BOUND, _COEF_BOUND)] * n_cov
         best: optimize.OptimizeResult | None = None
         tried = 0
-        for start in self._start_points(cdata, w):
-            x0 = np.concatenate([np.log(np.asarray(start, dtype=float)), np.zeros(len(covs))])
+        for start in self._start_points(data, w):
+            x0 = np.concatenate([np.log(np.asarray(start, dtype=float)), np.zeros(n_cov)])
             if not np.isfinite(fun(x0)[0]):
                 continue
             tried += 1
@@ -261,23 +298,18 @@ class CLVModel(BaseEstimator):
                 break
         if best is None:
             raise ModelError(f"{type(self).__name__}: the log-likelihood is not finite at any starting point")
-        theta = best.x
-        self.theta_ = theta
-        self.converged_ = bool(best.success) and bool(np.max(np.abs(theta[:k])) < _LOG_BOUND - 1e-6)
-        self.n_starts_tried_ = tried
-        self.log_likelihood_ = -float(best.fun) * scale
-        self.theta_cov_ = _inverse_hessian(fun, theta, scale)
-        self.params_ = pd.Series(
-            np.concatenate([np.exp(theta[:k]), theta[k:]]),
-            index=pd.Index(names, name="parameter"),
-            name="estimate",
-        )
-        self.summary_ = self._summary_frame(names, theta, self.theta_cov_)
-        self.n_params_ = len(theta)
-        self.aic_ = 2 * self.n_params_ - 2 * self.log_likelihood_
-        self.bic_ = np.log(max(scale, 1.0)) * self.n_params_ - 2 * self.log_likelihood_
-        self.covariates_ = covs
-        return self
+        best["n_starts"] = tried
+        return best
+
+    def _coarsen(self, data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The data with the ``_coarse_columns`` rounded to a common grid of ``_COARSE_STEPS`` steps over their range
+        (monotone rounding keeps recency <= T)."""
+        out = dict(data)
+        top = max(float(np.max(data[c])) for c in self._coarse_columns)
+        step = top / _COARSE_STEPS if top > 0 else 1.0
+        for c in self._coarse_columns:
+            out[c] = np.round(data[c] / step) * step
+        return out
 
     def _summary_frame(self, names: list[str], theta: np.ndarray, cov: np.ndarray) -> pd.DataFrame:
         k = len(self._param_names)
@@ -403,23 +435,60 @@ def compress(
     return out, np.ascontiguousarray(uniq[:, len(cols) :]), w
 
 
-def _inverse_hessian(
-    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, scale: float
+def _hessian(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, *, forward: bool = False
 ) -> np.ndarray:
-    """Inverse of the observed information: Hessian of the total negative log-likelihood by central differences of the
-    analytic gradient (symmetrised). NaN where the Hessian is singular or not positive definite."""
+    """Hessian of ``fun`` by differences of its analytic gradient (central, or forward to halve the cost on big
+    data), symmetrised."""
     k = len(theta)
     H = np.empty((k, k))
+    g0 = fun(theta)[1] if forward else None
     for j in range(k):
-        h = 1e-5 * max(1.0, abs(theta[j]))
+        h = (1e-6 if forward else 1e-5) * max(1.0, abs(theta[j]))
         e = np.zeros(k)
         e[j] = h
-        gp = fun(theta + e)[1]
-        gm = fun(theta - e)[1]
-        H[:, j] = (gp - gm) / (2 * h)
-    H = 0.5 * (H + H.T) * scale
+        if forward:
+            H[:, j] = (fun(theta + e)[1] - g0) / h
+        else:
+            H[:, j] = (fun(theta + e)[1] - fun(theta - e)[1]) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def _inverse(H: np.ndarray) -> np.ndarray:
+    """Inverse of the observed information; NaN where it is not positive definite (an ill-determined fit)."""
     try:
         np.linalg.cholesky(H)
         return np.linalg.inv(H)
     except np.linalg.LinAlgError:
-        return np.full((k, k), np.nan)
+        return np.full(H.shape, np.nan)
+
+
+def _newton_polish(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], start: optimize.OptimizeResult, H: np.ndarray
+) -> optimize.OptimizeResult:
+    """Newton iterations on ``fun`` with a fixed Hessian ``H`` (from nearby data), halving steps that do not
+    decrease ``fun``; stops when the step is below 1e-9 in every coordinate."""
+    theta = start.x.copy()
+    f, g = fun(theta)
+    try:
+        Hinv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        Hinv = np.eye(len(theta))
+    ok = False
+    for _ in range(20):
+        step = -Hinv @ g
+        t = 1.0
+        while t > 1e-4:
+            f_new, g_new = fun(theta + t * step)
+            if f_new <= f + 1e-15 * abs(f):
+                break
+            t /= 2
+        else:
+            break
+        theta, f, g = theta + t * step, f_new, g_new
+        if np.max(np.abs(t * step)) < 1e-9:
+            ok = True
+            break
+    return optimize.OptimizeResult(
+        x=theta, fun=f, success=ok and bool(start.success), n_starts=start.get("n_starts", 1), nit=start.nit
+    )

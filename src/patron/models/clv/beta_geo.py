@@ -138,6 +138,7 @@ class BetaGeoModel(PurchaseModelMixin, CLVModel):
 
     _param_names = ("r", "alpha", "a", "b")
     _linked_param = "alpha"
+    _coarse_columns = ("recency", "T")
 
     def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
         p = params

@@ -111,6 +111,7 @@ class ModifiedBetaGeoModel(PurchaseModelMixin, CLVModel):
 
     _param_names = ("r", "alpha", "a", "b")
     _linked_param = "alpha"
+    _coarse_columns = ("recency", "T")
 
     def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
         p = params

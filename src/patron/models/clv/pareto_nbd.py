@@ -63,17 +63,19 @@ def _log_integral(c, alpha, d, beta, t_x, T):
         v = np.exp(phi) - rho  # y - t_x
         # v can round to slightly below 0 or above Δ at the ends; clip so logs stay finite.
         v = np.clip(v, 0.0, dl)
-        la = np.log(al + tx + v)
-        lb = np.log(be + tx + v)
+        ya = al + tx + v
+        yb = be + tx + v
+        la = np.log(ya)
+        lb = np.log(yb)
         lg = -cc * la - dd * lb + phi + np.log(span * _W)  # ln integrand + ln dy/dφ + ln weight
         m = lg.max(axis=1, keepdims=True)
         e = np.exp(lg - m)
         tot = e.sum(axis=1)
         out[0][rows] = m[:, 0] + np.log(tot)
         out[1][rows] = (e * la).sum(axis=1) / tot
-        out[2][rows] = (e * np.exp(-la)).sum(axis=1) / tot
+        out[2][rows] = (e / ya).sum(axis=1) / tot
         out[3][rows] = (e * lb).sum(axis=1) / tot
-        out[4][rows] = (e * np.exp(-lb)).sum(axis=1) / tot
+        out[4][rows] = (e / yb).sum(axis=1) / tot
     return out
 
 
@@ -214,6 +216,7 @@ class ParetoNBDModel(PurchaseModelMixin, CLVModel):
 
     _param_names = ("r", "alpha", "s", "beta")
     _linked_param = "alpha"
+    _coarse_columns = ("recency", "T")
 
     def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
         p = params
