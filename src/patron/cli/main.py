@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "relate",
     "export",
     "runs",
+    "keys",
+    "serve",
 )
 
 app = typer.Typer(
