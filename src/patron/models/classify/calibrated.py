@@ -14,10 +14,12 @@ by ranking metrics and thresholds, not by distorting the probabilities.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -27,8 +29,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from patron.errors import ConfigError, ModelError
 
@@ -45,12 +48,31 @@ def _method(calibration: str) -> str:
 
 
 def _binary_targets(y: Any) -> tuple[np.ndarray, np.ndarray]:
-    classes = unique_labels(y)
+    y_arr = column_or_1d(y, warn=True)
+    y_type = type_of_target(y_arr, input_name="y", raise_unknown=True)
+    if y_type not in ("binary", "multiclass"):
+        raise ValueError(f"Unknown label type: a binary target (two classes) is needed, got {y_type!r}")
+    classes = unique_labels(y_arr)
     if len(classes) != 2:
         raise ValueError(
-            f"a binary classifier needs exactly 2 classes in y, got {len(classes)}: {list(classes)[:5]}"
+            "Only binary classification is supported: the target needs exactly 2 classes, "
+            f"got {len(classes)} class(es): {list(classes)[:5]}"
         )
-    return classes, np.asarray(y)
+    return classes, y_arr
+
+
+def _check_X(estimator: Any, X: Any, *, reset: bool) -> Any:
+    """Validate X the scikit-learn way but keep a DataFrame as it is (LightGBM splits on its categoricals)."""
+    if sp.issparse(X):
+        raise TypeError("sparse input is not supported: pass a dense array or a DataFrame")
+    if isinstance(X, pd.DataFrame):
+        validate_data(estimator, X, skip_check_array=True, reset=reset)
+        if X.shape[0] < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
+        return X
+    return validate_data(estimator, X, reset=reset, ensure_all_finite="allow-nan", accept_sparse=False)
 
 
 class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
@@ -78,9 +100,9 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         n_estimators: int = 300,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 20,
+        learning_rate: float = 0.03,
+        num_leaves: int = 7,
+        min_child_samples: int = 50,
         subsample: float = 1.0,
         colsample_bytree: float = 1.0,
         reg_lambda: float = 1.0,
@@ -117,45 +139,50 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> CalibratedBoostingClassifier:
+        X = _check_X(self, X, reset=True)
+        check_consistent_length(X, y)
         classes, y_arr = _binary_targets(y)
-        folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        folds = (
+            StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+            if isinstance(self.cv, numbers.Integral)
+            else self.cv
+        )
         self.calibrated_ = CalibratedClassifierCV(
             self._booster(), method=_method(self.calibration), cv=folds, ensemble=False
         )
         self.calibrated_.fit(X, y_arr, sample_weight=sample_weight)
         self.booster_ = self.calibrated_.calibrated_classifiers_[0].estimator
         self.classes_ = classes
-        self.n_features_in_ = self.calibrated_.n_features_in_
-        if hasattr(self.calibrated_, "feature_names_in_"):
-            self.feature_names_in_ = self.calibrated_.feature_names_in_
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "calibrated_")
-        return self.calibrated_.predict_proba(X)
+        return self.calibrated_.predict_proba(_check_X(self, X, reset=False))
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "calibrated_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The booster's raw output (log-odds of the positive class, before calibration)."""
+    def raw_score(self, X: Any) -> np.ndarray:
+        """The booster's raw output (log-odds of the positive class, before calibration). Not named
+        ``decision_function``: scikit-learn expects ``decision_function > 0`` to agree with ``predict``, which
+        uses the calibrated probability."""
         check_is_fitted(self, "booster_")
-        return self.booster_.predict(X, raw_score=True)
+        return self.booster_.predict(_check_X(self, X, reset=False), raw_score=True)
 
     def contributions(self, X: Any) -> np.ndarray:
         """Exact TreeSHAP contributions (Lundberg et al. 2020) of the booster, ``(n, n_features + 1)``: the last
-        column is the bias (expected raw output); each row sums to :meth:`decision_function`."""
+        column is the bias (expected raw output); each row sums to :meth:`raw_score`."""
         check_is_fitted(self, "booster_")
-        return np.asarray(self.booster_.predict(X, pred_contrib=True))
+        return np.asarray(self.booster_.predict(_check_X(self, X, reset=False), pred_contrib=True))
 
     def calibrate_raw(self, raw: np.ndarray) -> np.ndarray:
         """Map raw booster outputs (log-odds) to calibrated probabilities of the positive class."""
         check_is_fitted(self, "calibrated_")
         calibrator = self.calibrated_.calibrated_classifiers_[0].calibrators[0]
-        # CalibratedClassifierCV calibrates the booster's predict_proba for a LightGBM binary model; the
-        # probability is sigmoid(raw), so the composition is the calibrated probability.
-        p1 = 1.0 / (1.0 + np.exp(-np.asarray(raw, dtype=float)))
-        return np.clip(calibrator.predict(p1), 0.0, 1.0)
+        # CalibratedClassifierCV calibrates the booster's decision_function (LightGBM >= 4: the raw log-odds),
+        # so the calibrator maps the raw output straight to the probability.
+        return np.clip(calibrator.predict(np.asarray(raw, dtype=float)), 0.0, 1.0)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -178,6 +205,8 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticBaseline:
+        X = _check_X(self, X, reset=True)
+        check_consistent_length(X, y)
         classes, y_arr = _binary_targets(y)
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float))
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
@@ -206,29 +235,27 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         fit_params = {"logit__sample_weight": sample_weight} if sample_weight is not None else {}
         self.pipeline_.fit(_as_object_categories(frame, categorical), y_arr, **fit_params)
         self.classes_ = classes
-        self.n_features_in_ = frame.shape[1]
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_iter_ = self.pipeline_.named_steps["logit"].n_iter_
         return self
 
     def _frame(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "pipeline_")
+        X = _check_X(self, X, reset=False)
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float))
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but the model was fitted on {self.n_features_in_}"
-            )
         categorical = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
         return _as_object_categories(frame, categorical)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return self.pipeline_.predict_proba(self._frame(X))
+        frame = self._frame(X)
+        return self.pipeline_.predict_proba(frame)
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        return self.pipeline_.decision_function(self._frame(X))
+        frame = self._frame(X)
+        return self.pipeline_.decision_function(frame)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
