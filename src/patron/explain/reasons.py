@@ -115,7 +115,9 @@ def describe(name: str, row: Mapping[str, Any], descriptions: Mapping[str, str])
     """A short sentence about one feature of one customer, using the rest of the row for context."""
     value = row.get(name)
     gap = row.get("gap_mean")
-    if name in ("recency_days", "overdue_ratio", "gap_mean"):
+    if name == "gap_mean":
+        return f"usually buys every {_n(gap)} days" if not _missing(gap) else "only one purchase day so far"
+    if name in ("recency_days", "overdue_ratio"):
         recency = row.get("recency_days")
         if _missing(gap):
             return f"no purchase for {_n(recency)} days, and only one purchase day so far"
