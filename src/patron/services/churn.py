@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from patron.errors import ConfigError, NotFoundError
 from patron.features._sql import ident, runner_for, to_timestamp
@@ -158,6 +159,8 @@ def fit_churn(
     cutoff: Any = None,
     horizon_days: int = 90,
     calibration: str = "isotonic",
+    evaluation: str = "crossfit",
+    folds: int = 5,
     test_size: float = 0.25,
     random_state: int = 0,
     progress: Progress | None = None,
@@ -172,8 +175,10 @@ def fit_churn(
     horizon_days : int
         Churn = no purchase in this many days after the cutoff.
     calibration : {"isotonic", "sigmoid"/"platt"}
-    test_size : float
-        Share of customers held out for the metrics (stratified).
+    evaluation : {"crossfit", "holdout"}
+        How the metrics hold customers out (:mod:`patron.models.classify.evaluate`): ``folds``-fold cross-fitting
+        (every customer scored by models that never saw them) or one stratified split of ``test_size``. The
+        Weibull model's concordance is always on a ``test_size`` split.
     """
     if not 0 < test_size < 1:
         raise ConfigError(f"test_size must be between 0 and 1, got {test_size!r}")
@@ -183,6 +188,8 @@ def fit_churn(
         "cutoff": c.isoformat(),
         "horizon_days": horizon_days,
         "calibration": calibration,
+        "evaluation": evaluation,
+        "folds": folds,
         "test_size": test_size,
         "random_state": random_state,
     }
@@ -199,6 +206,8 @@ def fit_churn(
                 features,
                 labels["churn"],
                 calibration=calibration,
+                evaluation=evaluation,
+                folds=folds,
                 test_size=test_size,
                 random_state=random_state,
                 baselines=baselines,
@@ -208,8 +217,9 @@ def fit_churn(
         with run.timed("survival"):
             surv = survival_data(features, labels, horizon_days)
             curves = km_curves(surv)
-            test = evaluation.test_index
-            train = features.index.difference(test)
+            train, test = train_test_split(
+                features.index, test_size=test_size, stratify=surv["event"], random_state=random_state
+            )
             weibull = WeibullAFTModel().fit(
                 _survival_covariates(features.loc[train]),
                 surv.loc[train, "duration"],
@@ -253,6 +263,7 @@ def fit_churn(
                 "customers": len(features),
                 "churn_rate": float(labels["churn"].mean()),
                 "held_out": len(evaluation.test_index),
+                "ece_floor": evaluation.metric(name, "ece_floor"),
                 "model": name,
                 "ece": evaluation.metric(name, "ece"),
                 "auc": evaluation.metric(name, "auc"),
