@@ -83,6 +83,8 @@ def dataset(repo: Repository, table: str, columns: list[str] | None = None) -> p
 
 def latest_run_of(repo: Repository, kind: str) -> dict[str, Any] | None:
     """The newest succeeded run of ``kind`` (None if none; also when the store has no runs table yet)."""
+    if not repo.has_table(RUNS_TABLE):  # Repository.latest_run would create it: not on a read-only store
+        return None
     try:
         return repo.latest_run(kind)
     except NotFoundError:
@@ -98,5 +100,7 @@ def load_model(repo: Repository, name: str, run_id: str) -> Any | None:
 
 
 def list_runs(repo: Repository) -> pd.DataFrame:
-    """Every run, newest first."""
+    """Every run, newest first (an empty frame when the store has no runs table, without creating it)."""
+    if not repo.has_table(RUNS_TABLE):
+        return pd.DataFrame(columns=["run_id", "kind", "status", "started_at", "finished_at", "error"])
     return repo.list_runs()

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -446,7 +447,7 @@ def clv_distribution_section(repo: Repository, run_id: str | None = None) -> Sec
             [[f(getattr(r, c)) for c, _, f, _ in cols] for r in top.itertuples()],
             [c[3] for c in cols],
             f"The {len(top)} customers with the highest CLV.",
-            links=[f"customers/{r.customer_id}" for r in top.itertuples()],
+            links=[f"customers/{quote(str(r.customer_id), safe='')}" for r in top.itertuples()],
         )
     )
     return sec
@@ -517,7 +518,7 @@ def segments_section(repo: Repository, run_id: str | None = None) -> Section:
                 for r in prof.itertuples()
             ],
             [False, False, True, True, False],
-            links=[f"segments/model/{r.segment}" for r in prof.itertuples()],
+            links=[f"segments/model/{quote(str(r.segment), safe='')}" for r in prof.itertuples()],
         )
     )
     sec.charts.append(
