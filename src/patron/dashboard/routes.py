@@ -17,6 +17,7 @@ from patron.errors import NotFoundError
 from patron.plots.report import plotly_js_path
 from patron.storage.base import Repository
 
+CACHE = {"Cache-Control": "public, max-age=86400"}  # the assets change only with the installed package
 NAV = (("Overview", ""), ("Segments", "segments"), ("Customers", "customers"), ("Runs", "runs"))
 
 
@@ -140,10 +141,10 @@ def create_router(
     @router.get("/static/{name}", name="dashboard_static")
     def static(name: str) -> Response:
         if name == "plotly.min.js":
-            return FileResponse(plotly_js_path(), media_type="application/javascript")
+            return FileResponse(plotly_js_path(), media_type="application/javascript", headers=CACHE)
         if name == "style.css":
             css = (resources.files("patron.report") / "templates" / "style.css").read_text(encoding="utf-8")
-            return Response(css, media_type="text/css")
+            return Response(css, media_type="text/css", headers=CACHE)
         return PlainTextResponse("not found", status_code=404)
 
     return router

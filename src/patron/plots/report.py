@@ -137,7 +137,7 @@ def heatmap(
         fig.update_xaxes(type="category")
     if len(y) and isinstance(next(iter(y)), str):
         fig.update_yaxes(type="category")
-    return _layout(fig, title, x_title, y_title, height=max(HEIGHT, 22 * len(y) + 140))
+    return _layout(fig, title, x_title, y_title, height=max(HEIGHT, min(22 * len(y) + 140, 520)))
 
 
 def reliability(
