@@ -97,7 +97,7 @@ def overview(repo: Repository) -> Page:
 def segments(repo: Repository) -> Page:
     model = S.segments_section(repo)
     model.title = "Fitted segments"
-    defined = S.Section("defined", "Defined segments", "Named segments stored with `patron segments define`.")
+    defined = S.Section("defined", "Defined segments", "Named segments stored with `patron export define`.")
     defs = queries.defined_segments(repo)
     if defs:
         defined.tables.append(

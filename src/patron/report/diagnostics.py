@@ -84,6 +84,8 @@ def tracking(
     births = np.bincount(by_customer.min().to_numpy().astype(int), minlength=end)
     ages_days = np.arange(1, int(n_periods * period_days) + 1, dtype=float)
     curve = np.concatenate([[0.0], new_customer_expectation(model, ages_days / period_days)])
+    if not np.all(np.isfinite(curve)):
+        raise ValueError("the model's expected purchases for a new customer are not finite")
     expected = np.empty(n_periods)
     birth_days = np.nonzero(births)[0]
     for k in range(n_periods):
