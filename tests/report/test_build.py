@@ -127,3 +127,14 @@ def test_cli_report(fixture_store: Path, tmp_path: Path) -> None:
         app, ["report", "--store", str(fixture_store), "--run", "nope", "--out", str(out)]
     )
     assert bad.exit_code == 2 and "no run with id 'nope'" in bad.output
+
+
+def test_run_id_selects_that_runs_tables(repo, tmp_path: Path) -> None:
+    """--run shows the given run's rows for the tables it wrote; the latest run otherwise."""
+    first = ingest(repo, sample_lines(20))
+    second = ingest(repo, sample_lines(40))
+    assert first.rows_read != second.rows_read
+    old = {s.key: s for s in all_sections(repo, first.run_id)}["data"]
+    new = {s.key: s for s in all_sections(repo)}["data"]
+    assert dict(old.facts)["rows read"] == f"{first.rows_read:,}" and first.run_id in old.run
+    assert dict(new.facts)["rows read"] == f"{second.rows_read:,}" and second.run_id in new.run
