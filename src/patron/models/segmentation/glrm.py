@@ -53,7 +53,7 @@ __all__ = ["GLRM", "LOSSES", "ColumnSpec", "GLRMSegmenter", "infer_column_types"
 LOSSES = ("quadratic", "huber", "logistic", "poisson", "ordinal", "categorical", "one_vs_all")
 
 _PATIENCE = 3
-_X_MAX_ITER = 200
+_X_MAX_ITER = 100
 
 
 @dataclass(frozen=True)
@@ -235,9 +235,10 @@ class _Problem:
 
     def evaluate(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scaled loss per row and column (n, p), its gradient and curvature with respect to ``U`` (n, D)."""
-        L = np.empty((self.n, len(self.specs)))
-        G = np.empty((self.n, self.width))
-        H = np.empty((self.n, self.width))
+        # column-major: every column's terms are written (and U's columns read) as contiguous vectors
+        L = np.empty((self.n, len(self.specs)), order="F")
+        G = np.empty((self.n, self.width), order="F")
+        H = np.empty((self.n, self.width), order="F")
         with np.errstate(over="ignore", invalid="ignore"):
             for j, spec in enumerate(self.specs):
                 w = self.wmask[:, j]
@@ -259,6 +260,11 @@ class _Problem:
 _Curv = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+def _model(X: np.ndarray, Y: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``X Y + b`` laid out column-major (the transpose of a C-ordered product)."""
+    return (Y.T @ X.T + b[:, None]).T
+
+
 def _block_sum(values: np.ndarray, block: np.ndarray, p: int) -> np.ndarray:
     """Sum the encoded columns (last axis) of each original column."""
     return np.bincount(block, weights=values, minlength=p)
@@ -269,7 +275,7 @@ def _newton_rows(
 ) -> np.ndarray:
     """Solve ``(Hl / alpha + R) z+ = Hl z / alpha - g`` for a batch of small systems (the scaled proximal step)."""
     lhs = Hl / alpha[:, None, None] + R
-    rhs = np.einsum("ikl,il->ik", Hl, z) / alpha[:, None] - g
+    rhs = (Hl @ z[:, :, None])[:, :, 0] / alpha[:, None] - g
     return np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
 
 
@@ -280,9 +286,10 @@ def _x_step(
     U, L, G, H = st
     k = Y.shape[0]
     row_old = L.sum(axis=1) + gx * (X**2).sum(axis=1)
-    Hl = np.einsum("ij,kj,lj->ikl", H, Y, Y) + 1e-9 * np.eye(k)
+    # sum_j H_ij y_j y_j^T for every row at once, as one matrix product
+    Hl = (H @ (Y[:, None, :] * Y[None, :, :]).reshape(k * k, -1).T).reshape(-1, k, k) + 1e-9 * np.eye(k)
     Xn = _newton_rows(Hl, 2.0 * gx * np.eye(k), X, G @ Y.T, alpha)
-    Un = Xn @ Y + b
+    Un = _model(Xn, Y, b)
     Ln, Gn, Hn = prob.evaluate(Un)
     row_new = Ln.sum(axis=1) + gx * (Xn**2).sum(axis=1)
     ok = row_new <= row_old  # False for nan: a trial step that overflowed is rejected
@@ -301,12 +308,13 @@ def _y_step(
     p = len(prob.specs)
     col_old = L.sum(axis=0) + gy * _block_sum((Y**2).sum(axis=0), prob.block, p)
     Xt = np.column_stack([X, np.ones(len(X))])  # the offset b is the coefficient of a constant 1 (sec. 4.3)
-    Hl = np.einsum("ij,ik,il->jkl", H, Xt, Xt) + 1e-9 * np.eye(k + 1)
+    Hl = (H.T @ (Xt[:, :, None] * Xt[:, None, :]).reshape(len(X), -1)).reshape(-1, k + 1, k + 1)
+    Hl += 1e-9 * np.eye(k + 1)
     R = np.diag(np.r_[np.full(k, 2.0 * gy), 0.0])  # the offset is not regularised
     Z = np.vstack([Y, b]).T
     Zn = _newton_rows(Hl, R, Z, G.T @ Xt, alpha[prob.block])
     Yn, bn = Zn[:, :k].T.copy(), Zn[:, k].copy()
-    Un = X @ Yn + bn
+    Un = _model(X, Yn, bn)
     Ln, Gn, Hn = prob.evaluate(Un)
     col_new = Ln.sum(axis=0) + gy * _block_sum((Yn**2).sum(axis=0), prob.block, p)
     ok = col_new <= col_old
@@ -328,7 +336,7 @@ def _solve_x(
 ) -> np.ndarray:
     """Minimise the objective over X with (Y, b) fixed; rows are independent problems solved side by side."""
     X = X0.copy()
-    U = X @ Y + b
+    U = _model(X, Y, b)
     L, G, H = prob.evaluate(U)
     alpha = np.ones(prob.n)
     obj = float(L.sum() + gx * (X**2).sum())
@@ -414,7 +422,7 @@ class GLRM(TransformerMixin, BaseEstimator):
         numeric_loss: str = "quadratic",
         regularization: float | tuple[float, float] = 1.0,
         max_iter: int = 300,
-        tol: float = 1e-5,
+        tol: float = 1e-4,
         init: str = "svd",
         random_state: int | None = None,
     ) -> None:
@@ -507,7 +515,7 @@ class GLRM(TransformerMixin, BaseEstimator):
             ]
         )
         X, Y = self._initial_factors(prob, b, k)
-        U = X @ Y + b
+        U = _model(X, Y, b)
         L, G, H = prob.evaluate(U)
         ax, ay = np.ones(prob.n), np.ones(len(specs))
         history = [_objective(L, X, Y, gx, gy)]
@@ -523,7 +531,7 @@ class GLRM(TransformerMixin, BaseEstimator):
             if quiet >= _PATIENCE:
                 break
         # X is made the exact minimiser given the final (Y, b), so transform(training rows) returns X_
-        X = _solve_x(prob, Y, b, gx, X, max_iter=_X_MAX_ITER, tol=self.tol * 1e-3)
+        X = _solve_x(prob, Y, b, gx, X, max_iter=_X_MAX_ITER, tol=self.tol)
         history.append(min(history[-1], _objective(prob.evaluate(X @ Y + b)[0], X, Y, gx, gy)))
         self.X_, self.Y_, self.offsets_ = X, Y, b
         self.objective_history_ = np.array(history)
@@ -572,7 +580,7 @@ class GLRM(TransformerMixin, BaseEstimator):
         prob = self._problem(frame)
         gx = self._gamma[0]
         X0 = np.zeros((prob.n, self.Y_.shape[0]))
-        return _solve_x(prob, self.Y_, self.offsets_, gx, X0, max_iter=_X_MAX_ITER, tol=self.tol * 1e-3)
+        return _solve_x(prob, self.Y_, self.offsets_, gx, X0, max_iter=_X_MAX_ITER, tol=self.tol)
 
     def fit_transform(self, X: pd.DataFrame, y: object = None, **fit_params: object) -> np.ndarray:
         """Fit and return the training rows' embeddings ``X_``."""
@@ -640,7 +648,7 @@ class GLRMSegmenter(ClusterMixin, BaseEstimator):
         numeric_loss: str = "quadratic",
         regularization: float | tuple[float, float] = 1.0,
         max_iter: int = 300,
-        tol: float = 1e-5,
+        tol: float = 1e-4,
         n_init: int = 10,
         random_state: int | None = None,
     ) -> None:
