@@ -52,7 +52,7 @@ __all__ = ["GLRM", "LOSSES", "ColumnSpec", "GLRMSegmenter", "infer_column_types"
 #: The column types (losses) a column can be given.
 LOSSES = ("quadratic", "huber", "logistic", "poisson", "ordinal", "categorical", "one_vs_all")
 
-_PATIENCE = 3
+_PATIENCE = 2
 _X_MAX_ITER = 100
 
 
