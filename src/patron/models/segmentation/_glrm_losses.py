@@ -5,8 +5,9 @@ in Machine Learning 9(1), section 3 (losses per data type), section 4.3 (offsets
 (multidimensional losses for categorical and ordinal data).
 
 Every loss ``f(u, a)`` takes the model's value ``u = x_i y_j + b_j`` and the observed entry ``a`` and returns
-``(L, dL/du, h)``: the loss element by element, its gradient and a curvature ``h`` (an upper bound of ``d2L/du2``
-where one exists, else the local second derivative) that the solver uses to scale its steps. Missing entries are not handled here: the caller
+``(L, dL/du, h)``: the loss element by element, its gradient and a curvature ``h`` (the local second derivative,
+or its diagonal, floored; a constant bound for the quadratic and Huber losses) that the solver uses to scale its
+steps like a Newton step, with backtracking where the local model is too optimistic. Missing entries are not handled here: the caller
 drops them from the sum (paper eq. 2.2 sums over the observed set Omega only).
 
 Conventions of the observed ``a``:
@@ -26,6 +27,8 @@ from scipy.special import expit, xlogy
 # exp(u) overflows past ~709; a model value of 50 on the log scale is already e^50 counts, so clipping there only
 # keeps a rejected trial step from producing inf/nan; it never binds at a sensible solution.
 _MAX_LOG_RATE = 50.0
+# floor of the local curvatures, so that a saturated entry (p near 0 or 1) cannot make a step unbounded
+_MIN_CURVATURE = 1e-3
 
 
 Result = tuple[np.ndarray, np.ndarray, np.ndarray | float]
@@ -49,9 +52,10 @@ def huber(u: np.ndarray, a: np.ndarray) -> Result:
 
 
 def logistic(u: np.ndarray, a: np.ndarray) -> Result:
-    """Logistic loss ``log(1 + exp(-a u))`` for ``a`` in {-1, +1} (sec. 3.3); curvature bound 1/4."""
+    """Logistic loss ``log(1 + exp(-a u))`` for ``a`` in {-1, +1} (sec. 3.3); local curvature ``p (1 - p)``."""
     m = -a * u
-    return np.logaddexp(0.0, m), -a * expit(m), 0.25
+    p = expit(m)
+    return np.logaddexp(0.0, m), -a * p, p * (1.0 - p) + _MIN_CURVATURE
 
 
 def poisson(u: np.ndarray, a: np.ndarray) -> Result:
@@ -94,7 +98,7 @@ def multinomial(U: np.ndarray, a: np.ndarray) -> Result:
     """Multinomial loss ``-u_a + log sum_l exp(u_l)`` over one column per level (sec. 6.1, "multinomial loss").
 
     ``U`` has shape ``(n, L)``, ``a`` holds integer codes in ``0..L-1``; returns one loss per row, the gradient
-    ``softmax(u) - onehot(a)`` of shape ``(n, L)`` and the curvature bound 1/2 (the Hessian's largest eigenvalue).
+    ``softmax(u) - onehot(a)`` of shape ``(n, L)`` and the diagonal ``p (1 - p)`` of the Hessian as curvature.
     """
     a = np.asarray(a, dtype=np.intp)
     rows = np.arange(len(a))
@@ -102,9 +106,10 @@ def multinomial(U: np.ndarray, a: np.ndarray) -> Result:
     e = np.exp(U - top)  # shifted by the row maximum so exp cannot overflow
     total = e.sum(axis=1, keepdims=True)
     loss = (top + np.log(total))[:, 0] - U[rows, a]
-    G = e / total
-    G[rows, a] -= 1.0
-    return loss, G, 0.5
+    P = e / total
+    H = P * (1.0 - P) + _MIN_CURVATURE
+    P[rows, a] -= 1.0
+    return loss, P, H
 
 
 def one_vs_all(U: np.ndarray, a: np.ndarray) -> Result:
@@ -112,7 +117,8 @@ def one_vs_all(U: np.ndarray, a: np.ndarray) -> Result:
     S = -np.ones(U.shape)
     S[np.arange(U.shape[0]), np.asarray(a, dtype=np.intp)] = 1.0
     M = -S * U
-    return np.logaddexp(0.0, M).sum(axis=1), -S * expit(M), 0.25
+    P = expit(M)
+    return np.logaddexp(0.0, M).sum(axis=1), -S * P, P * (1.0 - P) + _MIN_CURVATURE
 
 
 #: Losses of one model value per column.

@@ -21,8 +21,9 @@ needs a Java cluster), so this module implements the paper on numpy/scipy:
 * offsets and scaling (sec. 4.3): ``b_j = argmin_mu sum_i L_j(mu, A_ij)``, and each loss divided by
   ``sigma_j^2 = sum_i L_j(b_j, A_ij) / (n_j - 1)``, its "variance", so every column counts about the same;
 * fitting by alternating proximal gradient (sec. 7.2): a gradient step on ``X`` then on ``(Y, b)`` followed by the
-  proximal operator of the quadratic regulariser, each row of ``X`` and each column block of ``Y`` with its own
-  step size, accepted only if its part of the objective decreases (else halved; grown by 1.2 on success, the
+  proximal operator of the quadratic regulariser, each step scaled by the losses' curvature (so that for
+  quadratic losses it is exactly alternating least squares, sec. 7.3), each row of ``X`` and each column block of
+  ``Y`` with its own step length, accepted only if its part of the objective decreases (else halved, the
   paper's sec. 7.2 rule). The objective is separable over rows for ``X`` and over columns for ``Y``, so the whole
   objective never increases; everything is vectorised over rows and columns;
 * initialisation by the SVD of the scaled, linearised residual at the offsets (sec. 7.5), deterministic.
@@ -251,11 +252,11 @@ class _Problem:
 
 # ------------------------------------------------------------------------------------------------------ solver
 #
-# Each step is a proximal gradient step whose metric is the curvature of the losses (a diagonal bound on their
-# second derivative in U, mapped through Y for a row of X, through [X, 1] for a column of Y): for quadratic losses
-# a step of length 1 is the exact alternating least squares update, for the others it is a majorise-minimise
-# step. A step length per row / per column block adapts (x2 up to 1 on success, /2 on failure) and a step is kept
-# only where it lowers that row's (column's) part of the objective, so the objective never increases.
+# Each step is a proximal gradient step whose metric is the curvature of the losses (their diagonal second
+# derivative in U, mapped through Y for a row of X, through [X, 1] for a column of Y): for quadratic losses a step
+# of length 1 is the exact alternating least squares update, for the others a Newton-like (IRLS) step. A step
+# length per row / per column block adapts (x2 up to 1 on success, /2 on failure) and a step is kept only where it
+# lowers that row's (column's) part of the objective, so the objective never increases.
 
 _Curv = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
