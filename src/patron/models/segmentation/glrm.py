@@ -81,8 +81,7 @@ class ColumnSpec:
 
 
 def _observed_bools(s: pd.Series) -> bool:
-    obs = s.dropna()
-    return len(obs) > 0 and all(isinstance(v, bool | np.bool_) for v in obs)
+    return pd.api.types.infer_dtype(s, skipna=True) == "boolean"
 
 
 def infer_column_types(frame: pd.DataFrame, *, numeric_loss: str = "quadratic") -> dict[str, str]:
