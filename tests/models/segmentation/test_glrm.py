@@ -231,8 +231,11 @@ def test_column_types_are_inferred_from_dtypes(fitted):
     assert kinds == infer_column_types(frame)
     assert kinds["num0"] == "quadratic" and kinds["flag0"] == "logistic" and kinds["count"] == "poisson"
     assert kinds["level"] == "ordinal" and kinds["cat0"] == "categorical"
-    override = GLRM(column_types={"cat0": "one_vs_all", "num1": "huber"}, max_iter=5).fit(frame)
+    override = GLRM(column_types={"cat0": "one_vs_all", "num1": "huber", "count": "huber"}, max_iter=5)
+    override.fit(frame)
     assert {c.name: c.kind for c in override.columns_}["cat0"] == "one_vs_all"
+    imputed = override.impute(frame)  # an Int64 column modelled as a number is filled with whole numbers
+    assert imputed["count"].dtype == "Int64" and not imputed["count"].isna().any()
     # scaling (sec. 4.3): at the offsets, every column's mean scaled loss is about one
     assert all(c.weight > 0 for c in model.columns_)
 

@@ -63,7 +63,8 @@ class ColumnSpec:
 
     ``levels`` are the categories (categorical, one_vs_all, ordinal in order) or the two values (logistic: the
     first maps to -1, the second to +1); ``center``/``scale`` standardise numeric columns; ``start:stop`` is the
-    column's slice of ``Y``; ``weight`` is ``1 / sigma_j^2`` (sec. 4.3); ``offset`` is its initial ``b_j``.
+    column's slice of ``Y``; ``weight`` is ``1 / sigma_j^2`` (sec. 4.3); ``upper`` caps a count's decoded rate at the
+    largest count observed (a log link extrapolates wildly for customers far from the data).
     """
 
     name: str
@@ -75,6 +76,7 @@ class ColumnSpec:
     stop: int
     weight: float
     dtype: str
+    upper: float = np.inf
 
 
 # --------------------------------------------------------------------------------------------------- inference
@@ -475,7 +477,18 @@ class GLRM(TransformerMixin, BaseEstimator):
             mu, sigma2 = _offset_and_scale(kind, a[~np.isnan(a)], levels)
             width = len(mu)
             specs.append(
-                ColumnSpec(name, kind, levels, center, scale, start, start + width, 1 / sigma2, str(s.dtype))
+                ColumnSpec(
+                    name,
+                    kind,
+                    levels,
+                    center,
+                    scale,
+                    start,
+                    start + width,
+                    1 / sigma2,
+                    str(s.dtype),
+                    float(np.nanmax(a)) if kind == "poisson" else np.inf,
+                )
             )
             start += width
         return specs
@@ -605,8 +618,8 @@ class GLRM(TransformerMixin, BaseEstimator):
             miss = out[col].isna().to_numpy()
             if miss.any():
                 fill = decoded[c.name]
-                if c.kind == "poisson" and pd.api.types.is_integer_dtype(out[col].dtype):
-                    fill = fill.astype("int64")
+                if pd.api.types.is_integer_dtype(out[col].dtype):  # e.g. an Int64 column declared "huber"
+                    fill = np.round(fill.astype(float)).astype("int64")
                 out.loc[miss, col] = fill[miss].to_numpy()
         return out
 
@@ -619,7 +632,7 @@ def _decode(spec: ColumnSpec, u: np.ndarray) -> pd.Series | pd.Categorical | np.
     if spec.kind in ("quadratic", "huber"):
         return u[:, 0] * spec.scale + spec.center
     if spec.kind == "poisson":
-        return np.round(np.exp(np.minimum(u[:, 0], 50.0)))
+        return np.round(np.minimum(np.exp(np.minimum(u[:, 0], 50.0)), spec.upper))
     if spec.kind == "logistic":
         values = np.asarray(spec.levels, dtype=object)[(u[:, 0] > 0).astype(int)]
         return values.astype(bool) if spec.levels == (False, True) else values
