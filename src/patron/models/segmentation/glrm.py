@@ -446,7 +446,8 @@ class GLRM(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     # -- schema ----------------------------------------------------------------------------------------------
-    def _specs(self, frame: pd.DataFrame) -> list[ColumnSpec]:
+    def _specs(self, frame: pd.DataFrame) -> tuple[list[ColumnSpec], np.ndarray]:
+        """Each column's spec and the offsets ``b`` it starts from (sec. 4.3)."""
         overrides = dict(self.column_types or {})
         names = [str(c) for c in frame.columns]
         unknown = sorted(set(overrides) - set(names))
@@ -458,6 +459,7 @@ class GLRM(TransformerMixin, BaseEstimator):
         if self.numeric_loss not in ("quadratic", "huber"):
             raise ConfigError(f"numeric_loss must be 'quadratic' or 'huber', got {self.numeric_loss!r}")
         specs: list[ColumnSpec] = []
+        offsets: list[np.ndarray] = []
         start = 0
         for col, name in zip(frame.columns, names, strict=True):
             s = frame[col]
@@ -483,6 +485,7 @@ class GLRM(TransformerMixin, BaseEstimator):
             proto = ColumnSpec(name, kind, levels, center, scale, 0, 1, 1.0, str(s.dtype))
             a = _raw_column(s, proto)
             mu, sigma2 = _offset_and_scale(kind, a[~np.isnan(a)], levels)
+            offsets.append(mu)
             width = len(mu)
             specs.append(
                 ColumnSpec(
@@ -499,7 +502,7 @@ class GLRM(TransformerMixin, BaseEstimator):
                 )
             )
             start += width
-        return specs
+        return specs, np.concatenate(offsets)
 
     def _problem(self, frame: pd.DataFrame) -> _Problem:
         missing = [c.name for c in self.columns_ if c.name not in {str(x) for x in frame.columns}]
@@ -519,7 +522,7 @@ class GLRM(TransformerMixin, BaseEstimator):
         if int(self.max_iter) < 1 or not float(self.tol) >= 0:
             raise ConfigError("max_iter must be >= 1 and tol >= 0")
         gx, gy = _regularization(self.regularization, len(frame))
-        specs = self._specs(frame)
+        specs, b = self._specs(frame)
         self._gamma = (gx, gy)
         self.columns_ = specs
         self.feature_names_in_ = np.array([c.name for c in specs], dtype=object)
@@ -529,12 +532,6 @@ class GLRM(TransformerMixin, BaseEstimator):
         if k > prob.width:
             raise ConfigError(f"rank {k} exceeds the {prob.width} columns of the encoded table")
 
-        b = np.concatenate(
-            [
-                _offset_and_scale(s.kind, a[m], s.levels)[0]
-                for s, a, m in zip(specs, prob.a, prob.mask.T, strict=True)
-            ]
-        )
         X, Y = self._initial_factors(prob, b, k)
         U = _model(X, Y, b)
         L, G, H = prob.evaluate(U)
@@ -584,10 +581,11 @@ class GLRM(TransformerMixin, BaseEstimator):
         # objective is lowest on a grid of scales (X and Y each scaled by sqrt(c))
         best, best_c = np.inf, 0.0
         for c in 2.0 ** -np.arange(0, 8):
-            obj = prob.evaluate(c * (X @ Y) + b)[0].sum() + c * (self._gamma[0] * (X**2).sum())
-            obj += c * self._gamma[1] * (Y**2).sum()
-            if obj < best:
-                best, best_c = obj, c
+            obj = prob.evaluate(_model(np.sqrt(c) * X, np.sqrt(c) * Y, b))[0].sum()
+            obj += c * (self._gamma[0] * (X**2).sum() + self._gamma[1] * (Y**2).sum())
+            if obj >= best:  # the objective along the scale is unimodal enough: stop once it rises
+                break
+            best, best_c = obj, c
         return X * np.sqrt(best_c), Y * np.sqrt(best_c)
 
     # -- use -----------------------------------------------------------------------------------------------
