@@ -193,3 +193,23 @@ def parameter_intervals_figure(
     return _layout(
         fig, title or "Parameter estimates with 95% intervals", "Estimate (95% interval)", "Parameter"
     )
+
+
+def evaluation_figures(results: dict) -> dict[str, go.Figure]:
+    """The figures of ``evaluation.evaluate(...)``'s results, keyed like them: ``tracking_cumulative``,
+    ``tracking_incremental`` (when tracking is present), ``conditional_expectations``,
+    ``probability_alive_matrix``, ``frequency_recency_matrix`` and ``parameters`` (when the model has a summary)."""
+    figs: dict[str, go.Figure] = {}
+    if results.get("tracking") is not None:
+        figs["tracking_cumulative"] = tracking_figure(results["tracking"])
+        figs["tracking_incremental"] = tracking_figure(results["tracking"], cumulative=False)
+    figs["conditional_expectations"] = conditional_expectations_figure(results["conditional_expectations"])
+    figs["probability_alive_matrix"] = matrix_figure(
+        results["probability_alive_matrix"], value_label="P(alive)"
+    )
+    figs["frequency_recency_matrix"] = matrix_figure(
+        results["frequency_recency_matrix"], value_label="Expected purchases"
+    )
+    if results.get("parameters") is not None:
+        figs["parameters"] = parameter_intervals_figure(results["parameters"])
+    return figs

@@ -193,3 +193,21 @@ def test_missing_column_is_named():
 def test_impossible_data_gives_minus_infinity_in_the_pure_function():
     ll = bgbb.log_likelihood(*PARAMS, [3, 0, 1], [2, 1, 7], [6, 6, 6])
     assert np.all(ll == -np.inf)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_datasets_converge(seed):
+    """No convergence failure on random populations (parameters drawn over two orders of magnitude): the fit
+    converges and reaches at least the log-likelihood of the true parameters. Populations that die at once
+    (mean theta > 1/2) are redrawn: there p is not identified and the maximum is on the boundary (alpha, beta ->
+    infinity at a fixed ratio), which the fit reports with ``converged_ = False``."""
+    rng = np.random.default_rng(seed)
+    truth = np.exp(rng.uniform(np.log(0.2), np.log(20), 4))
+    while truth[2] / (truth[2] + truth[3]) > 0.5:
+        truth[2:] = np.exp(rng.uniform(np.log(0.2), np.log(20), 2))
+    sim = bgbb.simulate(*truth, n=int(rng.integers(3, 30)), size=5000, rng=rng)
+    frame = pd.DataFrame({k: sim[k] for k in ("frequency", "recency", "n_periods")})
+    model = BetaGeoBetaBinomModel().fit(frame)
+    at_truth = bgbb.log_likelihood(*truth, frame["frequency"], frame["recency"], frame["n_periods"]).sum()
+    assert model.converged_ and np.all(np.isfinite(model.params_))
+    assert model.log_likelihood_ >= at_truth - 1e-6

@@ -125,6 +125,9 @@ def test_matrices(bgnbd):
     alive = ev.probability_alive_matrix(bgnbd, T=39, max_frequency=6)
     assert alive.shape == (7, 40) and alive.loc[0, 0.0] == pytest.approx(1.0)
     assert np.isnan(alive.loc[0, 5.0]) and np.isnan(alive.loc[3, 0.0])
+    assert not np.isnan(alive.loc[5, 2.0])  # continuous time: several purchases in two weeks are possible
+    odd = ev.probability_alive_matrix(bgnbd, T=38.86, max_frequency=2)
+    assert list(odd.columns[-2:]) == [38.0, 38.86]
     one = bgnbd.probability_alive(pd.DataFrame({"frequency": [3.0], "recency": [20.0], "T": [39.0]}))
     assert alive.loc[3, 20.0] == pytest.approx(one.iloc[0])
     row = alive.loc[3].dropna().to_numpy()
@@ -132,6 +135,19 @@ def test_matrices(bgnbd):
     exp = ev.frequency_recency_matrix(bgnbd, T=39, max_frequency=4, t=10, n_recency=5)
     assert list(exp.columns) == [0.0, 9.75, 19.5, 29.25, 39.0]
     assert exp.loc[4, 39.0] > exp.loc[1, 39.0]
+
+
+def test_bgbb_matrix_blanks_more_purchases_than_opportunities(shared_data):
+    donations = pd.read_csv(shared_data / "donations.csv.gz").rename(columns={"periods": "n_periods"})
+    model = BetaGeoBetaBinomModel().fit(donations, sample_weight=donations["weights"])
+    alive = ev.probability_alive_matrix(model, T=6)
+    assert alive.shape == (7, 7) and np.isnan(alive.loc[3, 2.0]) and alive.loc[6, 6.0] > alive.loc[1, 6.0]
+    expected = ev.frequency_recency_matrix(model, T=6, t=5)
+    assert expected.loc[6, 6.0] == pytest.approx(
+        model.expected_purchases(pd.DataFrame({"frequency": [6], "recency": [6], "n_periods": [6]}), 5).iloc[
+            0
+        ]
+    )
 
 
 def test_compare_models(cdnow_cal):
@@ -231,3 +247,25 @@ def test_daily_tracking_agrees_with_weekly(bgnbd, cdnow_tx):
     np.testing.assert_allclose(at["expected_cumulative"], weekly["expected_cumulative"], rtol=1e-12)
     monthly = ev.tracking(bgnbd, cdnow_tx, calibration_end="1997-09-30", period="M")
     assert monthly["actual"].sum() == weekly["actual"].sum() and len(monthly) == 18
+
+
+def test_evaluate_bundles_every_diagnostic(bgnbd, cdnow_cal, cdnow_tx):
+    from patron.plots.clv import evaluation_figures
+
+    results = ev.evaluate(
+        bgnbd, cdnow_cal, cdnow_tx, calibration_end="1997-09-30", observation_end="1998-06-30"
+    )
+    assert results["metrics"]["actual_total"] == 1882 and len(results["tracking"]) == 78
+    assert results["probability_alive_matrix"].columns.max() == pytest.approx(cdnow_cal["T_cal"].max())
+    figs = evaluation_figures(results)
+    assert set(figs) == {
+        "tracking_cumulative",
+        "tracking_incremental",
+        "conditional_expectations",
+        "probability_alive_matrix",
+        "frequency_recency_matrix",
+        "parameters",
+    }
+    assert "tracking" not in ev.evaluate(bgnbd, cdnow_cal)
+    with pytest.raises(ConfigError, match="calibration_end"):
+        ev.evaluate(bgnbd, cdnow_cal, cdnow_tx)

@@ -138,3 +138,13 @@ def test_bad_survivors_and_discount():
         sbg.survivors_to_frame([1000, 800, 900])
     with pytest.raises(ConfigError, match="discount_rate"):
         sbg.discounted_expected_lifetime(0.7, 1.2, 0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_cohorts_converge(seed):
+    rng = np.random.default_rng(seed)
+    truth = np.exp(rng.uniform(np.log(0.1), np.log(20), 2))
+    sim = sbg.simulate(*truth, T=int(rng.integers(2, 25)), size=3000, rng=rng)
+    model = ShiftedBetaGeoModel().fit(pd.DataFrame({"recency": sim["recency"], "T": sim["T"]}))
+    assert model.converged_
+    assert model.log_likelihood_ >= sbg.log_likelihood(*truth, sim["recency"], sim["T"]).sum() - 1e-6

@@ -274,17 +274,21 @@ def _grid_frame(
         raise ConfigError(f"max_frequency must be a whole number >= 0, got {max_frequency!r}")
     if not np.isfinite(T) or T <= 0 or not 0 < max_recency <= T:
         raise ConfigError(f"need 0 < max_recency <= T, got max_recency={max_recency!r}, T={T!r}")
-    recency = (
-        np.arange(0, int(max_recency) + 1, dtype=float)
-        if n_recency is None
-        else np.linspace(0.0, float(max_recency), int(n_recency))
-    )
+    if n_recency is None:
+        # Whole units, plus max_recency itself when it is not whole (continuous T such as 38.86 weeks).
+        recency = np.arange(0, int(np.floor(max_recency)) + 1, dtype=float)
+        if recency[-1] < max_recency:
+            recency = np.append(recency, float(max_recency))
+    else:
+        recency = np.linspace(0.0, float(max_recency), int(n_recency))
     f, r = np.meshgrid(np.arange(int(max_frequency) + 1, dtype=float), recency, indexing="ij")
     grid = pd.DataFrame({"frequency": f.ravel(), "recency": r.ravel(), "T": float(T)})
-    # Cells no customer can have: repeat purchases with recency 0, no repeat purchase with recency > 0, and (for
-    # discrete opportunities) more repeat purchases than the recency allows are blanked, not predicted.
+    # Cells no customer can have are blanked, not predicted: repeat purchases with recency 0, no repeat purchase
+    # with recency > 0 and, for discrete opportunities, more repeat purchases than opportunities up to the recency.
     ok = (grid["frequency"] > 0) == (grid["recency"] > 0)
-    if n_recency is None:
+    if "n_periods" in getattr(
+        model, "_data_columns", ()
+    ):  # discrete opportunities (BG/BB): one purchase each
         ok &= grid["frequency"] <= grid["recency"]
     grid["valid"] = ok
     return grid
@@ -401,3 +405,46 @@ def compare_models(
     table.attrs["winner"] = str(table.index[0])
     table.attrs["criterion"] = criterion
     return table
+
+
+# ------------------------------------------------------------------------------------------------ all at once
+def evaluate(
+    model: Any,
+    calibration: pd.DataFrame,
+    transactions: pd.DataFrame | None = None,
+    *,
+    calibration_end: Any = None,
+    observation_end: Any = None,
+    time_unit: str = "W",
+    max_frequency: int = 7,
+    matrix_horizon: float = 1,
+) -> dict[str, Any]:
+    """Every diagnostic of a model fitted on the calibration period, in one dict (what a report shows).
+
+    Keys: ``predictions`` (:func:`holdout_predictions`), ``metrics`` (:func:`holdout_metrics`),
+    ``conditional_expectations``, ``probability_alive_matrix`` and ``frequency_recency_matrix`` (at the largest
+    T_cal, next ``matrix_horizon`` time units), ``parameters`` (the model's ``summary_``) and, when
+    ``transactions`` and ``calibration_end`` are given, ``tracking`` (:func:`tracking`).
+    """
+    predictions = holdout_predictions(model, calibration)
+    T = float(predictions["T_cal"].max())
+    top = int(min(max(predictions["frequency_cal"].quantile(0.99), 1), 50))
+    out: dict[str, Any] = {
+        "predictions": predictions,
+        "metrics": holdout_metrics(predictions),
+        "conditional_expectations": conditional_expectations(predictions, max_frequency),
+        "probability_alive_matrix": probability_alive_matrix(model, T=T, max_frequency=top),
+        "frequency_recency_matrix": frequency_recency_matrix(model, T=T, max_frequency=top, t=matrix_horizon),
+        "parameters": getattr(model, "summary_", None),
+    }
+    if transactions is not None:
+        if calibration_end is None:
+            raise ConfigError("tracking needs calibration_end (the date the calibration period ends)")
+        out["tracking"] = tracking(
+            model,
+            transactions,
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            time_unit=time_unit,
+        )
+    return out
