@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln
 
 from patron.errors import InputError
-from patron.models.clv._base import CLVModel, reject
+from patron.models.clv._base import ID_COLUMN, CLVModel, reject
 
 PARAM_NAMES = ("alpha", "beta", "gamma", "delta")
 # Below this |gamma - 1| the closed forms with a 1/(gamma - 1) factor lose accuracy to cancellation; there we sum
@@ -220,6 +220,75 @@ def simulate(
         "theta": theta,
         "alive": death > n,
     }
+
+
+_PERIODS = {
+    "Y": "Y",
+    "year": "Y",
+    "Q": "Q",
+    "quarter": "Q",
+    "M": "M",
+    "month": "M",
+    "W": "W-SUN",
+    "week": "W-SUN",
+}
+
+
+def opportunity_summary(
+    transactions: pd.DataFrame,
+    *,
+    period: str = "Y",
+    observation_end: Any = None,
+    customer_id: str = "customer_id",
+    timestamp: str = "timestamp",
+) -> pd.DataFrame:
+    """The BG/BB summary of a transaction log where each calendar ``period`` (``Y``, ``Q``, ``M`` or ``W``: ISO weeks
+    from Monday) is one transaction opportunity, as in FHS's annual donations.
+
+    A customer's first period is its acquisition (not an opportunity); ``n_periods`` counts the periods after it up
+    to the period of ``observation_end`` (default: the last transaction), ``frequency`` those with a purchase, and
+    ``recency`` is the last of them (1 = the period after acquisition; 0 if none). Transactions after
+    ``observation_end`` are ignored. Customers acquired in the final period have ``n_periods = 0`` and are dropped
+    (they have had no opportunity yet). Returns a frame indexed by customer_id.
+    """
+    from patron.features._sql import to_timestamp
+
+    if period not in _PERIODS:
+        raise InputError("unknown opportunity period", column="period", expected="Y, Q, M or W", found=period)
+    for col in (customer_id, timestamp):
+        if col not in transactions.columns:
+            raise InputError(
+                "the transactions frame lacks a column", column=col, found=list(map(str, transactions))
+            )
+    ts = pd.to_datetime(transactions[timestamp], errors="coerce")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_localize(None)
+    if ts.isna().any():
+        row = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise InputError(
+            "timestamp is missing or not a date", row=row + 2, column=timestamp, expected="a date"
+        )
+    freq = _PERIODS[period]
+    end = to_timestamp(ts.max() if observation_end is None else observation_end, what="observation_end")
+    end_ord = pd.Period(end, freq).ordinal
+    frame = pd.DataFrame(
+        {"customer_id": transactions[customer_id].to_numpy(), "p": pd.PeriodIndex(ts, freq=freq).asi8}
+    )
+    frame = frame[frame["p"] <= end_ord].drop_duplicates()
+    first = frame.groupby("customer_id")["p"].transform("min")
+    frame["k"] = frame["p"] - first
+    per = frame.groupby("customer_id").agg(
+        first=("p", "min"), frequency=("k", lambda k: int((k > 0).sum())), recency=("k", "max")
+    )
+    out = pd.DataFrame(
+        {
+            "frequency": per["frequency"].astype(float),
+            "recency": per["recency"].astype(float),
+            "n_periods": (end_ord - per["first"]).astype(float),
+        }
+    )
+    out.index.name = ID_COLUMN
+    return out[out["n_periods"] > 0]
 
 
 class BetaGeoBetaBinomModel(CLVModel):
