@@ -259,3 +259,16 @@ def test_opportunity_summary_round_trips_simulated_histories():
     np.testing.assert_array_equal(summary["frequency"], x)
     np.testing.assert_array_equal(summary["recency"], t_x)
     assert (summary["n_periods"] == 8).all()
+
+
+def test_sample_weight_errors_and_pattern_predictions(donations, fitted):
+    with pytest.raises(InputError, match="sample_weight"):
+        BetaGeoBetaBinomModel().fit(donations, sample_weight=[1.0, 2.0])
+    with pytest.raises(InputError, match="sample_weight"):
+        BetaGeoBetaBinomModel().fit(donations, sample_weight=-donations["weights"])
+    # Predictions are computed per distinct pattern and spread back: equal to the pure function row by row.
+    rows = donations.sample(frac=1, random_state=1).reset_index(drop=True)
+    got = fitted.probability_alive(rows, level=[90])
+    want = bgbb.probability_alive(*fitted.params_, rows["frequency"], rows["recency"], rows["n_periods"])
+    np.testing.assert_allclose(got["probability_alive"], want, rtol=1e-12)
+    assert (got["probability_alive-lo-90"] <= got["probability_alive"] + 1e-12).all()

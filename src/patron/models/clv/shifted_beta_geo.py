@@ -30,6 +30,7 @@ from scipy.special import betaln, digamma
 
 from patron.errors import ConfigError, InputError
 from patron.models.clv._base import CLVModel, reject
+from patron.models.clv.beta_geo_beta_binom import DiscretePatternsMixin
 
 PARAM_NAMES = ("alpha", "beta")
 
@@ -199,7 +200,7 @@ def simulate(alpha: float, beta: float, T: int, size: int, rng: np.random.Genera
     return {"recency": recency, "T": np.full(size, float(T)), "theta": theta, "lifetime": lifetime}
 
 
-class ShiftedBetaGeoModel(CLVModel):
+class ShiftedBetaGeoModel(DiscretePatternsMixin, CLVModel):
     """sBG estimator (FH07) on per-customer contract data.
 
     X has columns ``recency`` (last active period, 1-based) and ``T`` (periods observed; ``recency == T`` means still
