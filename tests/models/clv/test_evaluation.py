@@ -141,7 +141,7 @@ def test_bgbb_matrix_blanks_more_purchases_than_opportunities(shared_data):
     donations = pd.read_csv(shared_data / "donations.csv.gz").rename(columns={"periods": "n_periods"})
     model = BetaGeoBetaBinomModel().fit(donations, sample_weight=donations["weights"])
     alive = ev.probability_alive_matrix(model, T=6)
-    assert alive.shape == (7, 7) and np.isnan(alive.loc[3, 2.0]) and alive.loc[6, 6.0] > alive.loc[1, 6.0]
+    assert alive.shape == (7, 7) and np.isnan(alive.loc[3, 2.0]) and alive.loc[3, 5.0] > alive.loc[3, 3.0]
     expected = ev.frequency_recency_matrix(model, T=6, t=5)
     assert expected.loc[6, 6.0] == pytest.approx(
         model.expected_purchases(pd.DataFrame({"frequency": [6], "recency": [6], "n_periods": [6]}), 5).iloc[
