@@ -269,3 +269,47 @@ def test_evaluate_bundles_every_diagnostic(bgnbd, cdnow_cal, cdnow_tx):
     assert "tracking" not in ev.evaluate(bgnbd, cdnow_cal)
     with pytest.raises(ConfigError, match="calibration_end"):
         ev.evaluate(bgnbd, cdnow_cal, cdnow_tx)
+
+
+def test_opportunity_tracking_for_bgbb():
+    """Two simulated BG/BB cohorts (acquired 2000 and 2001, observed to 2010): the actual counts per year equal the
+    simulated purchase matrix, and the expected cumulative curve equals sum_cohorts size * E[X(n)] computed from the
+    count distribution P(X(n) = k) (FHS eq. 8, independent of eq. 7 used by the model); it tracks the actual curve."""
+    from patron.models.clv.beta_geo_beta_binom import opportunity_summary
+    from patron.plots.clv import tracking_figure
+
+    rng = np.random.default_rng(5)
+    params = (1.2, 0.75, 0.66, 2.8)
+    size, frames, per_year = 10_000, [], np.zeros(11)
+    for year, n in ((2000, 10), (2001, 9)):
+        p, theta = rng.beta(*params[:2], size), rng.beta(*params[2:], size)
+        death = rng.geometric(theta)
+        buys = (rng.random((size, n)) < p[:, None]) & (np.arange(1, n + 1)[None, :] < death[:, None])
+        ids = np.array([f"{year}-{i}" for i in range(size)])
+        who, k = np.nonzero(buys)
+        frames.append(pd.DataFrame({"customer_id": ids, "timestamp": pd.Timestamp(year, 6, 1)}))
+        frames.append(
+            pd.DataFrame(
+                {"customer_id": ids[who], "timestamp": pd.to_datetime((year + k + 1).astype(str) + "-03-15")}
+            )
+        )
+        per_year[year - 2000 + 1 : year - 2000 + 1 + n] += buys.sum(0)
+    tx = pd.concat(frames, ignore_index=True)
+    model = BetaGeoBetaBinomModel().fit(opportunity_summary(tx, observation_end="2005-12-31"))
+    tr = ev.opportunity_tracking(
+        model, tx, period="Y", calibration_end="2005-12-31", observation_end="2010-12-31"
+    )
+    assert [str(p) for p in tr.index] == [str(y) for y in range(2001, 2011)]
+    assert tr["in_calibration"].sum() == 5 and tr.attrs["cohort"] == 2 * size
+    np.testing.assert_array_equal(tr["actual"], per_year[1:])
+
+    def mean_count(n):
+        k = np.arange(n + 1)
+        return k @ bgbb.probability_of_n_purchases(*model.params_, n, k) if n else 0.0
+
+    independent = [size * (mean_count(y - 2000) + mean_count(max(y - 2001, 0))) for y in range(2001, 2011)]
+    np.testing.assert_allclose(tr["expected_cumulative"], independent, rtol=1e-9)
+    assert tr["expected_cumulative"].iloc[-1] == pytest.approx(tr["actual_cumulative"].iloc[-1], rel=0.05)
+    fig = tracking_figure(tr)
+    assert fig.data[0].x[0] == "2001" and fig.layout.shapes[0].x0 == 4.5
+    assert fig.layout.xaxis.title.text == "Calendar period (years)"

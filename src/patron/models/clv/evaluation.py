@@ -266,6 +266,76 @@ def tracking(
     return out
 
 
+def opportunity_tracking(
+    model: Any,
+    transactions: pd.DataFrame,
+    *,
+    period: str = "Y",
+    calibration_end: Any,
+    observation_end: Any = None,
+    customer_id: str = "customer_id",
+    timestamp: str = "timestamp",
+) -> pd.DataFrame:
+    """Tracking for discrete opportunities (BG/BB): actual vs expected repeat transactions per calendar ``period``
+    (as in FHS 2010's annual tracking of the donations cohort).
+
+    Periods are those of :func:`~patron.models.clv.beta_geo_beta_binom.opportunity_summary`: a customer's first
+    period is its acquisition, every later period one opportunity, used or not. The cohort is the customers acquired
+    in or before the period of ``calibration_end``. Expected cumulative repeat transactions at the end of calendar
+    period P are sum_i E[X(P - a_i)] with a_i customer i's acquisition period and E[X(n)] the model's
+    ``expected_purchases_new_customer`` (FHS eq. 7). Same columns as :func:`tracking`, indexed by the calendar
+    ``period`` (a pandas Period).
+    """
+    from patron.models.clv.beta_geo_beta_binom import _PERIODS
+
+    if not hasattr(model, "expected_purchases_new_customer"):
+        raise ConfigError(f"{type(model).__name__} has no expected_purchases_new_customer(n) for tracking")
+    if period not in _PERIODS:
+        raise InputError("unknown opportunity period", column="period", expected="Y, Q, M or W", found=period)
+    freq = _PERIODS[period]
+    days = repeat_transactions(transactions, customer_id=customer_id, timestamp=timestamp)
+    cal_end = to_timestamp(calibration_end, what="calibration_end")
+    obs_end = (
+        days["day"].max()
+        if observation_end is None
+        else to_timestamp(observation_end, what="observation_end")
+    )
+    ordinal = pd.PeriodIndex(days["day"], freq=freq).asi8
+    days = days.assign(p=ordinal)
+    days = days.assign(first_p=days.groupby(ID)["p"].transform("min"))
+    cal_p, end_p = pd.Period(cal_end, freq).ordinal, pd.Period(obs_end, freq).ordinal
+    days = days[(days["first_p"] <= cal_p) & (days["p"] <= end_p)]
+    if days.empty:
+        raise InputError(
+            "no customer was acquired on or before calibration_end",
+            column=timestamp,
+            expected=f"first purchases on or before {cal_end.date()}",
+        )
+    used = days.loc[days["p"] > days["first_p"], [ID, "p"]].drop_duplicates()
+    start = int(days["first_p"].min()) + 1
+    periods = np.arange(start, end_p + 1)
+    actual = np.bincount(used["p"].to_numpy() - start, minlength=len(periods)).astype(float)[: len(periods)]
+    acq, counts = np.unique(days.drop_duplicates(ID)["first_p"].to_numpy(), return_counts=True)
+    n_opp = np.maximum(periods[None, :] - acq[:, None], 0)
+    grid, inverse = np.unique(n_opp, return_inverse=True)
+    expected_new = np.asarray(model.expected_purchases_new_customer(grid), dtype=float)
+    cumulative = counts @ expected_new[inverse.reshape(n_opp.shape)]
+    index = pd.PeriodIndex.from_ordinals(periods, freq=freq)
+    out = pd.DataFrame(
+        {
+            "period_end": index.end_time.normalize(),
+            "in_calibration": periods <= cal_p,
+            "actual": actual,
+            "expected": np.diff(cumulative, prepend=0.0),
+            "actual_cumulative": np.cumsum(actual),
+            "expected_cumulative": cumulative,
+        },
+        index=pd.Index(index, name="period"),
+    )
+    out.attrs.update({"time_unit": period, "calibration_end": cal_end, "cohort": int(counts.sum())})
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ matrices
 def _grid_frame(
     model: Any, max_frequency: int, max_recency: float, T: float, n_recency: int | None
