@@ -22,7 +22,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "relate",
     "export",
+    "report",
     "runs",
+    "keys",
+    "serve",
 )
 
 app = typer.Typer(
