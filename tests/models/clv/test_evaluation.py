@@ -313,3 +313,15 @@ def test_opportunity_tracking_for_bgbb():
     fig = tracking_figure(tr)
     assert fig.data[0].x[0] == "2001" and fig.layout.shapes[0].x0 == 4.5
     assert fig.layout.xaxis.title.text == "Calendar period (years)"
+
+
+def test_covariates_joined_to_the_calibration_frame_reach_the_model(cdnow_cal):
+    """A covariate column in the calibration frame passes through to covariate models (fit and prediction)."""
+    cal = cdnow_cal.assign(early=(cdnow_cal["T_cal"] > 36).astype(float) - 0.5)
+    X = ev.calibration_summary(cal)
+    assert (
+        list(X.columns[:3]) == ["frequency", "recency", "T"] and "early" in X and "frequency_holdout" not in X
+    )
+    table = ev.compare_models({"plain": BetaGeoModel(), "cov": BetaGeoModel(covariates=["early"])}, cal)
+    assert table.loc["cov", "n_params"] == 5
+    assert table.loc["cov", "log_likelihood"] >= table.loc["plain", "log_likelihood"] - 1e-6

@@ -51,11 +51,18 @@ def _with_id_index(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+_HOLDOUT_ONLY = ("frequency_holdout", "monetary_value_holdout", "duration_holdout", "run_id")
+
+
 def calibration_summary(calibration: pd.DataFrame) -> pd.DataFrame:
-    """The calibration-period summary (frequency, recency, T) indexed by customer_id, from a ``btyd_calibration``
-    frame, ready for ``model.fit``."""
+    """The calibration-period summary indexed by customer_id, from a ``btyd_calibration`` frame, ready for
+    ``model.fit``: frequency_cal, recency_cal, T_cal and monetary_value_cal become frequency, recency, T and
+    monetary_value; the holdout columns are dropped and any other column (covariates joined in by the caller) is
+    kept."""
     _require(calibration, CALIBRATION_INPUT[:3], "the calibration frame")
-    return _with_id_index(calibration)[list(_RENAME)].rename(columns=_RENAME)
+    frame = _with_id_index(calibration)
+    keep = [c for c in frame.columns if c not in _HOLDOUT_ONLY]
+    return frame[keep].rename(columns={**_RENAME, "monetary_value_cal": "monetary_value"})
 
 
 def _is_purchase_model(model: Any) -> bool:
@@ -85,7 +92,7 @@ def holdout_predictions(model: Any, calibration: pd.DataFrame) -> pd.DataFrame:
         )
     _require(calibration, CALIBRATION_INPUT, "the calibration frame")
     frame = _with_id_index(calibration)
-    X = frame[list(_RENAME)].rename(columns=_RENAME)
+    X = calibration_summary(frame)
     duration = frame["duration_holdout"].to_numpy(dtype=float)
     bad = ~np.isfinite(duration) | (duration < 0)
     if bad.any():
