@@ -148,3 +148,15 @@ def test_random_cohorts_converge(seed):
     model = ShiftedBetaGeoModel().fit(pd.DataFrame({"recency": sim["recency"], "T": sim["T"]}))
     assert model.converged_
     assert model.log_likelihood_ >= sbg.log_likelihood(*truth, sim["recency"], sim["T"]).sum() - 1e-6
+
+
+def test_estimators_follow_the_sklearn_contract(cohorts):
+    from sklearn.base import clone
+
+    from patron.models.clv.beta_geo_beta_binom import BetaGeoBetaBinomModel
+
+    for model in (ShiftedBetaGeoModel(), BetaGeoBetaBinomModel()):
+        assert model.get_params() == {} and not hasattr(clone(model), "params_")
+    fitted = ShiftedBetaGeoModel().fit(cohorts[cohorts["cohort"] == "highend"])
+    assert not hasattr(clone(fitted), "params_")
+    assert fitted.n_customers_ == 1000 and fitted.n_unique_rows_ == 8
