@@ -272,3 +272,11 @@ def test_sample_weight_errors_and_pattern_predictions(donations, fitted):
     want = bgbb.probability_alive(*fitted.params_, rows["frequency"], rows["recency"], rows["n_periods"])
     np.testing.assert_allclose(got["probability_alive"], want, rtol=1e-12)
     assert (got["probability_alive-lo-90"] <= got["probability_alive"] + 1e-12).all()
+
+
+def test_new_customer_scalar_and_probability_alive_later(fitted, donations):
+    assert isinstance(fitted.expected_purchases_new_customer(6), float)
+    later = fitted.probability_alive(donations, m=5)
+    assert (later <= fitted.probability_alive(donations) + 1e-12).all()
+    with pytest.raises(InputError, match="'t'"):
+        fitted.expected_purchases(donations, 2.5)

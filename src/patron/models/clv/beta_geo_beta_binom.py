@@ -484,18 +484,37 @@ class BetaGeoBetaBinomModel(DiscretePatternsMixin, CLVModel):
     def _args(params: Mapping[str, Any]) -> tuple[float, float, float, float]:
         return params["alpha"], params["beta"], params["gamma"], params["delta"]
 
-    def expected_purchases(self, X: Any, t: Any, level: Any = None) -> pd.Series | pd.DataFrame:
+    def expected_purchases(
+        self,
+        X: Any,
+        t: Any,
+        level: Any = None,
+        *,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> pd.Series | pd.DataFrame:
         """Expected transactions in the next ``t`` opportunities per customer (FHS eq. 13), named
-        ``expected_purchases``; with ``level=[80, ...]`` adds ``-lo-80``/``-hi-80`` columns."""
+        ``expected_purchases``; with ``level=[80, ...]`` adds ``-lo-80``/``-hi-80`` columns from ``n_draws``
+        parameter draws."""
         _check_horizon(t)
         return self._predict(
             "expected_purchases",
             lambda p, d: expected_purchases(*self._args(p), d["frequency"], d["recency"], d["n_periods"], t),
             X,
             level,
+            n_draws=n_draws,
+            random_state=random_state,
         )
 
-    def probability_alive(self, X: Any, level: Any = None, m: int = 1) -> pd.Series | pd.DataFrame:
+    def probability_alive(
+        self,
+        X: Any,
+        level: Any = None,
+        *,
+        m: int = 1,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> pd.Series | pd.DataFrame:
         """P(alive at opportunity n + m) per customer (FHS eq. 11 for m = 1), named ``probability_alive``."""
         _check_horizon(m)
         return self._predict(
@@ -503,14 +522,19 @@ class BetaGeoBetaBinomModel(DiscretePatternsMixin, CLVModel):
             lambda p, d: probability_alive(*self._args(p), d["frequency"], d["recency"], d["n_periods"], m),
             X,
             level,
+            n_draws=n_draws,
+            random_state=random_state,
         )
 
-    def expected_purchases_new_customer(self, t: Any) -> pd.Series:
-        """E[X(t)] for a new customer over its first ``t`` opportunities (FHS eq. 7), indexed by t."""
+    def expected_purchases_new_customer(self, t: Any) -> float | pd.Series:
+        """E[X(t)] for a new customer over its first ``t`` opportunities (FHS eq. 7): a float for a single t, else
+        a Series indexed by t (as the continuous-time models)."""
         self._check_fitted()
         t_arr = np.atleast_1d(np.asarray(t, dtype=float))
         _check_horizon(t_arr)
         vals = expected_purchases_new_customer(*self._args(self.params_), t_arr)
+        if np.ndim(t) == 0:
+            return float(vals[0])
         return pd.Series(vals, index=pd.Index(t_arr, name="t"), name="expected_purchases")
 
 
