@@ -18,7 +18,7 @@ from patron.errors import InputError
 
 ACTUAL = "#1f3b73"
 EXPECTED = "#d9822b"
-_UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
+_UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
 
 
 def _need(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -47,15 +47,16 @@ def tracking_figure(
     Parameters
     ----------
     tracking
-        The frame of ``evaluation.tracking`` (index ``period``; columns actual, expected, actual_cumulative,
-        expected_cumulative, in_calibration, period_end).
+        The frame of ``evaluation.tracking`` or ``evaluation.opportunity_tracking`` (index ``period``; columns
+        actual, expected, actual_cumulative, expected_cumulative, in_calibration, period_end).
     cumulative
         Cumulative totals (FHL fig. 2) if true, per-period counts (FHL fig. 3) if false.
     """
     suffix = "_cumulative" if cumulative else ""
     _need(tracking, (f"actual{suffix}", f"expected{suffix}", "in_calibration"), "the tracking frame")
     unit = _UNIT_NAMES.get(str(tracking.attrs.get("time_unit", "")), "periods")
-    x = tracking.index.to_numpy()
+    calendar = isinstance(tracking.index, pd.PeriodIndex)  # opportunity tracking: calendar periods (BG/BB)
+    x = [str(p) for p in tracking.index] if calendar else tracking.index.to_numpy()
     hover = tracking["period_end"].dt.strftime("%Y-%m-%d") if "period_end" in tracking else None
     fig = go.Figure()
     for col, name, color, dash in (
@@ -75,18 +76,21 @@ def tracking_figure(
                 else None,
             )
         )
-    in_cal = tracking.index[tracking["in_calibration"].to_numpy(dtype=bool)]
-    if len(in_cal) and len(in_cal) < len(tracking):
+    in_cal = tracking["in_calibration"].to_numpy(dtype=bool)
+    if 0 < in_cal.sum() < len(tracking):
+        # Between the last calibration period and the next (category positions count from 0 on a calendar axis).
+        cut = in_cal.sum() - 0.5 if calendar else float(tracking.index[in_cal].max()) + 0.5
         fig.add_vline(
-            x=float(in_cal.max()) + 0.5,
+            x=cut,
             line={"color": "grey", "dash": "dot"},
             annotation_text="end of calibration",
             annotation_position="top left",
         )
     what = "Cumulative repeat transactions" if cumulative else "Repeat transactions per period"
-    return _layout(
-        fig, title or f"{what}: actual vs model", f"Time since the cohort's first purchase ({unit})", what
-    )
+    x_title = f"Calendar period ({unit})" if calendar else f"Time since the cohort's first purchase ({unit})"
+    if calendar:
+        fig.update_xaxes(type="category")
+    return _layout(fig, title or f"{what}: actual vs model", x_title, what)
 
 
 def conditional_expectations_figure(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -193,3 +197,23 @@ def parameter_intervals_figure(
     return _layout(
         fig, title or "Parameter estimates with 95% intervals", "Estimate (95% interval)", "Parameter"
     )
+
+
+def evaluation_figures(results: dict) -> dict[str, go.Figure]:
+    """The figures of ``evaluation.evaluate(...)``'s results, keyed like them: ``tracking_cumulative``,
+    ``tracking_incremental`` (when tracking is present), ``conditional_expectations``,
+    ``probability_alive_matrix``, ``frequency_recency_matrix`` and ``parameters`` (when the model has a summary)."""
+    figs: dict[str, go.Figure] = {}
+    if results.get("tracking") is not None:
+        figs["tracking_cumulative"] = tracking_figure(results["tracking"])
+        figs["tracking_incremental"] = tracking_figure(results["tracking"], cumulative=False)
+    figs["conditional_expectations"] = conditional_expectations_figure(results["conditional_expectations"])
+    figs["probability_alive_matrix"] = matrix_figure(
+        results["probability_alive_matrix"], value_label="P(alive)"
+    )
+    figs["frequency_recency_matrix"] = matrix_figure(
+        results["frequency_recency_matrix"], value_label="Expected purchases"
+    )
+    if results.get("parameters") is not None:
+        figs["parameters"] = parameter_intervals_figure(results["parameters"])
+    return figs

@@ -11,7 +11,14 @@ from scipy import integrate, stats
 
 from patron.errors import InputError
 from patron.models.clv import BetaGeoModel
-from patron.models.clv.beta_geo import bgnbd_loglik, bgnbd_pmf_new, bgnbd_simulate
+from patron.models.clv.beta_geo import (
+    beta_quadrature,
+    bgnbd_expected_new,
+    bgnbd_expected_new_closed_form,
+    bgnbd_loglik,
+    bgnbd_pmf_new,
+    bgnbd_simulate,
+)
 from tests.models.clv.data import cdnow_summary, online_retail_sample_summary
 
 
@@ -169,3 +176,27 @@ def test_interval_columns(fitted: BetaGeoModel, shared_data: Path) -> None:
     assert (out["expected_purchases-lo-80"] <= out["expected_purchases-hi-80"]).all()
     again = fitted.expected_purchases(X, 39, level=[80, 95])
     pd.testing.assert_frame_equal(out, again)  # fixed seed
+
+
+@pytest.mark.parametrize(
+    ("t", "r", "alpha", "a", "b"),
+    [
+        (39, 0.2426, 4.4136, 0.793, 2.4261),
+        (39, 2.24, 42.9, 0.793, 4.43),
+        (10, 1, 2, 3, 4),
+        (100, 0.5, 3, 2, 1),
+    ],
+)
+def test_expected_new_matches_equation_7(t, r, alpha, a, b) -> None:
+    """The quadrature agrees with the printed closed form (FHL 2005 eq. 7) where that form is accurate."""
+    assert bgnbd_expected_new(t, r, alpha, a, b) == pytest.approx(
+        bgnbd_expected_new_closed_form(t, r, alpha, a, b), rel=1e-10
+    )
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.8, 2.4), (0.3, 5000.0), (40.0, 0.2)])
+def test_beta_quadrature_moments(a, b) -> None:
+    p, w = beta_quadrature(48, a, b)
+    assert w.sum() == pytest.approx(1.0)
+    assert (w * p).sum() == pytest.approx(stats.beta(a, b).mean(), rel=1e-10)
+    assert (w * p**3).sum() == pytest.approx(stats.beta(a, b).moment(3), rel=1e-8)

@@ -125,6 +125,9 @@ def test_matrices(bgnbd):
     alive = ev.probability_alive_matrix(bgnbd, T=39, max_frequency=6)
     assert alive.shape == (7, 40) and alive.loc[0, 0.0] == pytest.approx(1.0)
     assert np.isnan(alive.loc[0, 5.0]) and np.isnan(alive.loc[3, 0.0])
+    assert not np.isnan(alive.loc[5, 2.0])  # continuous time: several purchases in two weeks are possible
+    odd = ev.probability_alive_matrix(bgnbd, T=38.86, max_frequency=2)
+    assert list(odd.columns[-2:]) == [38.0, 38.86]
     one = bgnbd.probability_alive(pd.DataFrame({"frequency": [3.0], "recency": [20.0], "T": [39.0]}))
     assert alive.loc[3, 20.0] == pytest.approx(one.iloc[0])
     row = alive.loc[3].dropna().to_numpy()
@@ -132,6 +135,19 @@ def test_matrices(bgnbd):
     exp = ev.frequency_recency_matrix(bgnbd, T=39, max_frequency=4, t=10, n_recency=5)
     assert list(exp.columns) == [0.0, 9.75, 19.5, 29.25, 39.0]
     assert exp.loc[4, 39.0] > exp.loc[1, 39.0]
+
+
+def test_bgbb_matrix_blanks_more_purchases_than_opportunities(shared_data):
+    donations = pd.read_csv(shared_data / "donations.csv.gz").rename(columns={"periods": "n_periods"})
+    model = BetaGeoBetaBinomModel().fit(donations, sample_weight=donations["weights"])
+    alive = ev.probability_alive_matrix(model, T=6)
+    assert alive.shape == (7, 7) and np.isnan(alive.loc[3, 2.0]) and alive.loc[3, 5.0] > alive.loc[3, 3.0]
+    expected = ev.frequency_recency_matrix(model, T=6, t=5)
+    assert expected.loc[6, 6.0] == pytest.approx(
+        model.expected_purchases(pd.DataFrame({"frequency": [6], "recency": [6], "n_periods": [6]}), 5).iloc[
+            0
+        ]
+    )
 
 
 def test_compare_models(cdnow_cal):
@@ -231,3 +247,81 @@ def test_daily_tracking_agrees_with_weekly(bgnbd, cdnow_tx):
     np.testing.assert_allclose(at["expected_cumulative"], weekly["expected_cumulative"], rtol=1e-12)
     monthly = ev.tracking(bgnbd, cdnow_tx, calibration_end="1997-09-30", period="M")
     assert monthly["actual"].sum() == weekly["actual"].sum() and len(monthly) == 18
+
+
+def test_evaluate_bundles_every_diagnostic(bgnbd, cdnow_cal, cdnow_tx):
+    from patron.plots.clv import evaluation_figures
+
+    results = ev.evaluate(
+        bgnbd, cdnow_cal, cdnow_tx, calibration_end="1997-09-30", observation_end="1998-06-30"
+    )
+    assert results["metrics"]["actual_total"] == 1882 and len(results["tracking"]) == 78
+    assert results["probability_alive_matrix"].columns.max() == pytest.approx(cdnow_cal["T_cal"].max())
+    figs = evaluation_figures(results)
+    assert set(figs) == {
+        "tracking_cumulative",
+        "tracking_incremental",
+        "conditional_expectations",
+        "probability_alive_matrix",
+        "frequency_recency_matrix",
+        "parameters",
+    }
+    assert "tracking" not in ev.evaluate(bgnbd, cdnow_cal)
+    with pytest.raises(ConfigError, match="calibration_end"):
+        ev.evaluate(bgnbd, cdnow_cal, cdnow_tx)
+
+
+def test_opportunity_tracking_for_bgbb():
+    """Two simulated BG/BB cohorts (acquired 2000 and 2001, observed to 2010): the actual counts per year equal the
+    simulated purchase matrix, and the expected cumulative curve equals sum_cohorts size * E[X(n)] computed from the
+    count distribution P(X(n) = k) (FHS eq. 8, independent of eq. 7 used by the model); it tracks the actual curve."""
+    from patron.models.clv.beta_geo_beta_binom import opportunity_summary
+    from patron.plots.clv import tracking_figure
+
+    rng = np.random.default_rng(5)
+    params = (1.2, 0.75, 0.66, 2.8)
+    size, frames, per_year = 10_000, [], np.zeros(11)
+    for year, n in ((2000, 10), (2001, 9)):
+        p, theta = rng.beta(*params[:2], size), rng.beta(*params[2:], size)
+        death = rng.geometric(theta)
+        buys = (rng.random((size, n)) < p[:, None]) & (np.arange(1, n + 1)[None, :] < death[:, None])
+        ids = np.array([f"{year}-{i}" for i in range(size)])
+        who, k = np.nonzero(buys)
+        frames.append(pd.DataFrame({"customer_id": ids, "timestamp": pd.Timestamp(year, 6, 1)}))
+        frames.append(
+            pd.DataFrame(
+                {"customer_id": ids[who], "timestamp": pd.to_datetime((year + k + 1).astype(str) + "-03-15")}
+            )
+        )
+        per_year[year - 2000 + 1 : year - 2000 + 1 + n] += buys.sum(0)
+    tx = pd.concat(frames, ignore_index=True)
+    model = BetaGeoBetaBinomModel().fit(opportunity_summary(tx, observation_end="2005-12-31"))
+    tr = ev.opportunity_tracking(
+        model, tx, period="Y", calibration_end="2005-12-31", observation_end="2010-12-31"
+    )
+    assert [str(p) for p in tr.index] == [str(y) for y in range(2001, 2011)]
+    assert tr["in_calibration"].sum() == 5 and tr.attrs["cohort"] == 2 * size
+    np.testing.assert_array_equal(tr["actual"], per_year[1:])
+
+    def mean_count(n):
+        k = np.arange(n + 1)
+        return k @ bgbb.probability_of_n_purchases(*model.params_, n, k) if n else 0.0
+
+    independent = [size * (mean_count(y - 2000) + mean_count(max(y - 2001, 0))) for y in range(2001, 2011)]
+    np.testing.assert_allclose(tr["expected_cumulative"], independent, rtol=1e-9)
+    assert tr["expected_cumulative"].iloc[-1] == pytest.approx(tr["actual_cumulative"].iloc[-1], rel=0.05)
+    fig = tracking_figure(tr)
+    assert fig.data[0].x[0] == "2001" and fig.layout.shapes[0].x0 == 4.5
+    assert fig.layout.xaxis.title.text == "Calendar period (years)"
+
+
+def test_covariates_joined_to_the_calibration_frame_reach_the_model(cdnow_cal):
+    """A covariate column in the calibration frame passes through to covariate models (fit and prediction)."""
+    cal = cdnow_cal.assign(early=(cdnow_cal["T_cal"] > 36).astype(float) - 0.5)
+    X = ev.calibration_summary(cal)
+    assert (
+        list(X.columns[:3]) == ["frequency", "recency", "T"] and "early" in X and "frequency_holdout" not in X
+    )
+    table = ev.compare_models({"plain": BetaGeoModel(), "cov": BetaGeoModel(covariates=["early"])}, cal)
+    assert table.loc["cov", "n_params"] == 5
+    assert table.loc["cov", "log_likelihood"] >= table.loc["plain", "log_likelihood"] - 1e-6

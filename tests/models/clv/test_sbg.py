@@ -138,3 +138,25 @@ def test_bad_survivors_and_discount():
         sbg.survivors_to_frame([1000, 800, 900])
     with pytest.raises(ConfigError, match="discount_rate"):
         sbg.discounted_expected_lifetime(0.7, 1.2, 0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_cohorts_converge(seed):
+    rng = np.random.default_rng(seed)
+    truth = np.exp(rng.uniform(np.log(0.1), np.log(20), 2))
+    sim = sbg.simulate(*truth, T=int(rng.integers(2, 25)), size=3000, rng=rng)
+    model = ShiftedBetaGeoModel().fit(pd.DataFrame({"recency": sim["recency"], "T": sim["T"]}))
+    assert model.converged_
+    assert model.log_likelihood_ >= sbg.log_likelihood(*truth, sim["recency"], sim["T"]).sum() - 1e-6
+
+
+def test_estimators_follow_the_sklearn_contract(cohorts):
+    from sklearn.base import clone
+
+    from patron.models.clv.beta_geo_beta_binom import BetaGeoBetaBinomModel
+
+    for model in (ShiftedBetaGeoModel(), BetaGeoBetaBinomModel()):
+        assert model.get_params() == {} and not hasattr(clone(model), "params_")
+    fitted = ShiftedBetaGeoModel().fit(cohorts[cohorts["cohort"] == "highend"])
+    assert not hasattr(clone(fitted), "params_")
+    assert fitted.n_customers_ == 1000 and fitted.n_unique_rows_ == 8

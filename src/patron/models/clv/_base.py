@@ -258,7 +258,11 @@ class CLVModel(BaseEstimator):
         self.converged_ = bool(best.success) and bool(np.max(np.abs(theta[:k])) < _LOG_BOUND - 1e-6)
         self.n_starts_tried_ = best.get("n_starts", 1)
         self.log_likelihood_ = -float(best.fun) * scale
-        self.theta_cov_ = _inverse(_hessian(fun, theta, forward=big) * scale)
+        H = _hessian(fun, theta, forward=big) * scale
+        self.theta_cov_ = _inverse(H)
+        # For prediction intervals when the information is singular (an unidentified covariate level): the
+        # pseudo-inverse over the identified directions (summary_ still shows NaN standard errors there).
+        self.draw_cov_ = self.theta_cov_ if np.all(np.isfinite(self.theta_cov_)) else _pseudo_inverse(H)
         self.params_ = pd.Series(
             np.concatenate([np.exp(theta[:k]), theta[k:]]),
             index=pd.Index(names, name="parameter"),
@@ -319,7 +323,8 @@ class CLVModel(BaseEstimator):
         se = np.concatenate([est[:k] * se_theta[:k], se_theta[k:]])
         lo_t, hi_t = theta - _Z95 * se_theta, theta + _Z95 * se_theta
         lo = np.concatenate([np.exp(lo_t[:k]), lo_t[k:]])
-        hi = np.concatenate([np.exp(hi_t[:k]), hi_t[k:]])
+        with np.errstate(over="ignore"):
+            hi = np.concatenate([np.exp(hi_t[:k]), hi_t[k:]])
         return pd.DataFrame(
             {"estimate": est, "se": se, "lower_95": lo, "upper_95": hi},
             index=pd.Index(names, name="parameter"),
@@ -370,7 +375,11 @@ class CLVModel(BaseEstimator):
         """Draws of the fitted parameter vector (log-parameters, then coefficients) from its asymptotic normal."""
         self._check_fitted()
         rng = np.random.default_rng(random_state)
-        cov = np.where(np.isfinite(self.theta_cov_), self.theta_cov_, 0.0)
+        cov = self.theta_cov_
+        if not np.all(np.isfinite(cov)):
+            cov = getattr(self, "draw_cov_", None)
+            if cov is None or not np.all(np.isfinite(cov)):
+                cov = np.zeros_like(self.theta_cov_)
         return rng.multivariate_normal(self.theta_, cov, size=n_draws, method="eigh")
 
 
@@ -461,6 +470,17 @@ def _inverse(H: np.ndarray) -> np.ndarray:
         return np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return np.full(H.shape, np.nan)
+
+
+def _pseudo_inverse(H: np.ndarray) -> np.ndarray:
+    """Inverse over the eigen-directions the data identify (curvature > 1, i.e. a standard deviation below 1 on
+    the log scale); zero variance along the others (e.g. a dropout rate at the edge of the parameter space)."""
+    if not np.all(np.isfinite(H)):
+        return np.zeros(H.shape)
+    vals, vecs = np.linalg.eigh(H)
+    keep = vals > 1.0
+    inv = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
+    return (vecs * inv) @ vecs.T
 
 
 def _newton_polish(

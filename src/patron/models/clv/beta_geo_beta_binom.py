@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln
 
 from patron.errors import InputError
-from patron.models.clv._base import CLVModel, reject
+from patron.models.clv._base import ID_COLUMN, CLVModel, id_index, reject
 
 PARAM_NAMES = ("alpha", "beta", "gamma", "delta")
 # Below this |gamma - 1| the closed forms with a 1/(gamma - 1) factor lose accuracy to cancellation; there we sum
@@ -53,7 +53,7 @@ def log_likelihood(
     t_x+i+1". Terms are combined with a running log-sum-exp so no term under- or overflows. Impossible data
     gives ``-inf``.
     """
-    return log_likelihood_and_gradient(alpha, beta, gamma, delta, x, t_x, n)[0]
+    return _loglik(alpha, beta, gamma, delta, x, t_x, n, gradient=False)[0]
 
 
 def log_likelihood_and_gradient(
@@ -65,45 +65,85 @@ def log_likelihood_and_gradient(
     of log L is the softmax-weighted average of the terms' gradients (weights term_k / L). Both are accumulated in
     one pass over i with a running log-sum-exp (online softmax), so memory is O(customers) for any n.
     """
+    return _loglik(alpha, beta, gamma, delta, x, t_x, n, gradient=True)
+
+
+def _loglik(
+    alpha: float, beta: float, gamma: float, delta: float, x: Any, t_x: Any, n: Any, *, gradient: bool
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     x, t_x, n = np.broadcast_arrays(*_as_arrays(x, t_x, n))
+    shape = x.shape
+    x, t_x, n = x.ravel(), t_x.ravel(), n.ravel()
     ok = valid_data(x, t_x, n)
+    # Neutral values on impossible rows keep the special functions quiet; those rows end as -inf / NaN.
+    x, t_x, n = np.where(ok, x, 0.0), np.where(ok, t_x, 0.0), np.where(ok, n, 1.0)
     a, b, g, d = float(alpha), float(beta), float(gamma), float(delta)
-    base_p = betaln(a, b)
-    base_t = betaln(g, d)
+    base = betaln(a, b) + betaln(g, d)
     ab = digamma(a + b) - digamma(a)
     bb = digamma(a + b) - digamma(b)
     gd = digamma(g + d)
+    psi_d = digamma(d)
     # Term "alive through n".
-    acc = betaln(a + x, b + n - x) - base_p + betaln(g, d + n) - base_t
-    ga = digamma(a + x) - digamma(a + b + n) + ab
-    gb = digamma(b + n - x) - digamma(a + b + n) + bb
-    gg = gd - digamma(g + d + n)
-    gdl = digamma(d + n) - digamma(g + d + n) - digamma(d) + gd
-    grads = [ga, gb, gg, gdl]
-    n_extra = np.where(ok, n - t_x, 0)
-    k_max = int(n_extra.max()) if n_extra.size else 0
-    common_a = digamma(a + x) + ab
-    common_g = digamma(g + 1) - digamma(g) + gd
-    for i in range(k_max):
-        live = ok & (i < n_extra)
-        if not live.any():
-            break
-        s = t_x + i
-        lt = betaln(a + x, b + s - x) - base_p + betaln(g + 1, d + s) - base_t
-        lt = np.where(live, lt, -np.inf)
-        new = np.logaddexp(acc, lt)
-        w_old = np.exp(acc - new)
-        w_new = np.where(live, np.exp(lt - new), 0.0)
-        ti = [
-            common_a - digamma(a + b + s),
-            digamma(b + s - x) - digamma(a + b + s) + bb,
-            common_g - digamma(g + d + s + 1),
-            digamma(d + s) - digamma(g + d + s + 1) - digamma(d) + gd,
+    acc = betaln(a + x, b + n - x) + betaln(g, d + n) - base
+    grads: list[np.ndarray] = []
+    if gradient:
+        grads = [
+            digamma(a + x) - digamma(a + b + n) + ab,
+            digamma(b + n - x) - digamma(a + b + n) + bb,
+            gd - digamma(g + d + n),
+            digamma(d + n) - digamma(g + d + n) - psi_d + gd,
         ]
-        grads = [go * w_old + np.where(live, tn, 0.0) * w_new for go, tn in zip(grads, ti, strict=True)]
-        acc = new
-    ll = np.where(ok, acc, -np.inf)
-    out = {name: np.where(ok, gr, np.nan) for name, gr in zip(PARAM_NAMES, grads, strict=True)}
+    # The "died at t_x+i+1" terms, i = 0 .. n-t_x-1. Rows are ordered by their number of such terms so the rows
+    # still summing at step i are a prefix (work = the total number of terms, not rows x the largest n). Between
+    # steps the beta functions and digammas advance by their recurrences B(p, q+1) = B(p, q) q/(p+q) and
+    # digamma(z+1) = digamma(z) + 1/z: a few arithmetic operations per term instead of special functions.
+    n_extra = (n - t_x).astype(np.int64)
+    k_max = int(n_extra.max()) if n_extra.size else 0
+    if k_max > 0:
+        order = np.argsort(-n_extra, kind="stable")
+        live = len(order) - np.cumsum(np.bincount(n_extra, minlength=k_max + 1))[:k_max]
+        sub = order[: live[0]]
+        X, S = x[sub], t_x[sub].copy()
+        lt = betaln(a + X, b + S - X) + betaln(g + 1, d + S) - base
+        run = acc[sub]
+        if gradient:
+            run_g = [gr[sub] for gr in grads]
+            common_a = digamma(a + X) + ab
+            common_g = digamma(g + 1) - digamma(g) + gd
+            psi_abs, psi_bsx = digamma(a + b + S), digamma(b + S - X)
+            psi_gds, psi_ds = digamma(g + d + S + 1), digamma(d + S)
+        for i in range(k_max):
+            m = int(live[i])
+            new = np.logaddexp(run[:m], lt[:m])
+            if gradient:
+                w_old, w_new = np.exp(run[:m] - new), np.exp(lt[:m] - new)
+                terms = (
+                    common_a[:m] - psi_abs[:m],
+                    psi_bsx[:m] - psi_abs[:m] + bb,
+                    common_g - psi_gds[:m],
+                    psi_ds[:m] - psi_gds[:m] - psi_d + gd,
+                )
+                for rg, tg in zip(run_g, terms, strict=True):
+                    rg[:m] = rg[:m] * w_old + tg * w_new
+            run[:m] = new
+            if i + 1 < k_max:
+                s, xs = S[:m], X[:m]
+                lt[:m] += np.log1p(-(a + xs) / (a + b + s)) + np.log1p(-(g + 1) / (g + d + s + 1))
+                if gradient:
+                    psi_abs[:m] += 1 / (a + b + s)
+                    psi_bsx[:m] += 1 / (b + s - xs)
+                    psi_gds[:m] += 1 / (g + d + s + 1)
+                    psi_ds[:m] += 1 / (d + s)
+                S[:m] += 1
+        acc[sub] = run
+        if gradient:
+            for gr, rg in zip(grads, run_g, strict=True):
+                gr[sub] = rg
+    ll = np.where(ok, acc, -np.inf).reshape(shape)
+    # (grads is empty when no gradient was asked for: the dict is then empty too.)
+    out = {
+        name: np.where(ok, gr, np.nan).reshape(shape) for name, gr in zip(PARAM_NAMES, grads, strict=False)
+    }
     return ll, out
 
 
@@ -114,11 +154,37 @@ def probability_alive(
 
     = B(a+x, b+n-x)/B(a,b) * B(g, d+n+m)/B(g,d) / L(a, b, g, d | x, t_x, n).
     """
-    x, t_x, n, m = np.broadcast_arrays(*_as_arrays(x, t_x, n, m))
     a, b, g, d = float(alpha), float(beta), float(gamma), float(delta)
-    ll = log_likelihood(a, b, g, d, x, t_x, n)
-    lp = betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + m) - betaln(g, d)
-    return np.clip(np.exp(lp - ll), 0.0, 1.0)
+
+    def f(x: np.ndarray, t_x: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
+        ll = log_likelihood(a, b, g, d, x, t_x, n)
+        lp = betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + m) - betaln(g, d)
+        return np.clip(np.exp(lp - ll), 0.0, 1.0)
+
+    return _by_pattern(f, x, t_x, n, m)
+
+
+def _by_pattern(func: Any, *columns: Any) -> np.ndarray:
+    """Evaluate ``func`` once per distinct row of whole-number ``columns`` and spread the results back.
+
+    Discrete data has few distinct (x, t_x, n) patterns (at most (n+1)(n+2)/2 per n), so a million customers cost
+    the same as a few thousand rows.
+    """
+    arrays = [a.ravel() for a in np.broadcast_arrays(*_as_arrays(*columns))]
+    shape = np.broadcast(*_as_arrays(*columns)).shape
+    size = arrays[0].size
+    whole = all(np.all(np.isfinite(c) & (c == np.round(c)) & (c >= 0)) for c in arrays)
+    if size < 4096 or not whole:
+        return np.asarray(func(*arrays)).reshape(shape)
+    top = max(int(c.max()) for c in arrays) + 1
+    if top ** len(arrays) >= 2**62:
+        return np.asarray(func(*arrays)).reshape(shape)
+    key = np.zeros(size, dtype=np.int64)
+    for c in arrays:
+        key = key * top + c.astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    values = np.asarray(func(*(c[first] for c in arrays)))
+    return values[inverse.ravel()].reshape(shape)
 
 
 def _survival_sum(gamma: float, delta: float, n: np.ndarray, n_star: np.ndarray) -> np.ndarray:
@@ -149,12 +215,15 @@ def expected_purchases(
 
     E = 1/L * B(a+x+1, b+n-x)/B(a,b) * sum_{k=1}^{n*} B(g, d+n+k)/B(g,d).
     """
-    x, t_x, n, n_star = np.broadcast_arrays(*_as_arrays(x, t_x, n, n_star))
     a, b, g, d = float(alpha), float(beta), float(gamma), float(delta)
-    ll = log_likelihood(a, b, g, d, x, t_x, n)
-    lp = betaln(a + x + 1, b + n - x) - betaln(a, b)
-    with np.errstate(divide="ignore"):
-        return np.exp(lp - ll + np.log(_survival_sum(g, d, n, n_star)))
+
+    def f(x: np.ndarray, t_x: np.ndarray, n: np.ndarray, n_star: np.ndarray) -> np.ndarray:
+        ll = log_likelihood(a, b, g, d, x, t_x, n)
+        lp = betaln(a + x + 1, b + n - x) - betaln(a, b)
+        with np.errstate(divide="ignore"):
+            return np.exp(lp - ll + np.log(_survival_sum(g, d, n, n_star)))
+
+    return _by_pattern(f, x, t_x, n, n_star)
 
 
 def expected_purchases_new_customer(
@@ -222,7 +291,142 @@ def simulate(
     }
 
 
-class BetaGeoBetaBinomModel(CLVModel):
+_PERIODS = {
+    "Y": "Y",
+    "year": "Y",
+    "Q": "Q",
+    "quarter": "Q",
+    "M": "M",
+    "month": "M",
+    "W": "W-SUN",
+    "week": "W-SUN",
+}
+
+
+def opportunity_summary(
+    transactions: pd.DataFrame,
+    *,
+    period: str = "Y",
+    observation_end: Any = None,
+    customer_id: str = "customer_id",
+    timestamp: str = "timestamp",
+) -> pd.DataFrame:
+    """The BG/BB summary of a transaction log where each calendar ``period`` (``Y``, ``Q``, ``M`` or ``W``: ISO weeks
+    from Monday) is one transaction opportunity, as in FHS's annual donations.
+
+    A customer's first period is its acquisition (not an opportunity); ``n_periods`` counts the periods after it up
+    to the period of ``observation_end`` (default: the last transaction), ``frequency`` those with a purchase, and
+    ``recency`` is the last of them (1 = the period after acquisition; 0 if none). Transactions after
+    ``observation_end`` are ignored. Customers acquired in the final period have ``n_periods = 0`` and are dropped
+    (they have had no opportunity yet). Returns a frame indexed by customer_id.
+    """
+    from patron.features._sql import to_timestamp
+
+    if period not in _PERIODS:
+        raise InputError("unknown opportunity period", column="period", expected="Y, Q, M or W", found=period)
+    for col in (customer_id, timestamp):
+        if col not in transactions.columns:
+            raise InputError(
+                "the transactions frame lacks a column", column=col, found=list(map(str, transactions))
+            )
+    ts = pd.to_datetime(transactions[timestamp], errors="coerce")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_localize(None)
+    if ts.isna().any():
+        row = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise InputError(
+            "timestamp is missing or not a date", row=row + 2, column=timestamp, expected="a date"
+        )
+    freq = _PERIODS[period]
+    end = to_timestamp(ts.max() if observation_end is None else observation_end, what="observation_end")
+    end_ord = pd.Period(end, freq).ordinal
+    frame = pd.DataFrame(
+        {"customer_id": transactions[customer_id].to_numpy(), "p": pd.PeriodIndex(ts, freq=freq).asi8}
+    )
+    frame = frame[frame["p"] <= end_ord].drop_duplicates()
+    first = frame.groupby("customer_id")["p"].transform("min")
+    frame["k"] = frame["p"] - first
+    per = frame.groupby("customer_id").agg(
+        first=("p", "min"), frequency=("k", lambda k: int((k > 0).sum())), recency=("k", "max")
+    )
+    out = pd.DataFrame(
+        {
+            "frequency": per["frequency"].astype(float),
+            "recency": per["recency"].astype(float),
+            "n_periods": (end_ord - per["first"]).astype(float),
+        }
+    )
+    out.index.name = ID_COLUMN
+    return out[out["n_periods"] > 0]
+
+
+class DiscretePatternsMixin:
+    """Fit and predict on the distinct rows of whole-number data (BG/BB, sBG), for a :class:`CLVModel` subclass.
+
+    Discrete data has few distinct rows (at most (n+1)(n+2)/2 BG/BB patterns per n); fitting and predicting work on
+    those: an integer key per row and a 1-d ``np.unique`` is much faster than a row-wise unique of a million rows,
+    and prediction intervals cost the same for a million customers as for a few thousand.
+    """
+
+    _data_columns: ClassVar[tuple[str, ...]]
+
+    def _patterns(self, data: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
+        ints = [data[c].astype(np.int64) for c in self._data_columns]
+        top = int(max((int(v.max()) for v in ints if v.size), default=0)) + 1
+        key = np.zeros(len(ints[0]), dtype=np.int64)
+        for v in ints:
+            key = key * top + v
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return pd.DataFrame({c: data[c][first] for c in self._data_columns}), inverse.ravel()
+
+    def fit(self, X: Any, y: Any = None, *, sample_weight: Any = None) -> Any:
+        """Fit by maximum likelihood on the distinct data rows, weighted by their counts times ``sample_weight``
+        (see :meth:`CLVModel.fit`)."""
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame(X)
+        data, _Z, ids = self._extract(X)  # type: ignore[attr-defined]
+        n = len(ids)
+        if n == 0:
+            raise InputError(f"{type(self).__name__} got no rows to fit", expected="at least one customer")
+        sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).ravel()
+        if sw.shape != (n,):
+            raise InputError(
+                "sample_weight must have one value per row",
+                column="sample_weight",
+                expected=f"length {n}",
+                found=len(sw),
+            )
+        reject(~np.isfinite(sw) | (sw < 0), ids, "sample_weight", "a finite weight >= 0", sw)
+        patterns, inverse = self._patterns(data)
+        weights = np.bincount(inverse, weights=sw, minlength=len(patterns))
+        super().fit(patterns, sample_weight=weights)  # type: ignore[misc]
+        self.n_customers_ = n
+        return self
+
+    def _predict(
+        self,
+        name: str,
+        func: Any,
+        X: Any,
+        level: Any,
+        *,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> pd.Series | pd.DataFrame:
+        """The base's prediction (and intervals) on the distinct rows of X, spread back to its customers."""
+        self._check_fitted()  # type: ignore[attr-defined]
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame(X)
+        data, _Z, _ids = self._extract(X)  # type: ignore[attr-defined]
+        patterns, inverse = self._patterns(data)
+        out = super()._predict(name, func, patterns, level, n_draws=n_draws, random_state=random_state)  # type: ignore[misc]
+        index = id_index(X)
+        if isinstance(out, pd.Series):
+            return pd.Series(out.to_numpy()[inverse], index=index, name=name)
+        return pd.DataFrame(out.to_numpy()[inverse], index=index, columns=out.columns)
+
+
+class BetaGeoBetaBinomModel(DiscretePatternsMixin, CLVModel):
     """BG/BB estimator (FHS 2010) on a discrete-opportunity summary.
 
     X has columns ``frequency`` (repeat transactions x), ``recency`` (opportunity of the last one, t_x; 0 if none)
@@ -280,18 +484,37 @@ class BetaGeoBetaBinomModel(CLVModel):
     def _args(params: Mapping[str, Any]) -> tuple[float, float, float, float]:
         return params["alpha"], params["beta"], params["gamma"], params["delta"]
 
-    def expected_purchases(self, X: Any, t: Any, level: Any = None) -> pd.Series | pd.DataFrame:
+    def expected_purchases(
+        self,
+        X: Any,
+        t: Any,
+        level: Any = None,
+        *,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> pd.Series | pd.DataFrame:
         """Expected transactions in the next ``t`` opportunities per customer (FHS eq. 13), named
-        ``expected_purchases``; with ``level=[80, ...]`` adds ``-lo-80``/``-hi-80`` columns."""
+        ``expected_purchases``; with ``level=[80, ...]`` adds ``-lo-80``/``-hi-80`` columns from ``n_draws``
+        parameter draws."""
         _check_horizon(t)
         return self._predict(
             "expected_purchases",
             lambda p, d: expected_purchases(*self._args(p), d["frequency"], d["recency"], d["n_periods"], t),
             X,
             level,
+            n_draws=n_draws,
+            random_state=random_state,
         )
 
-    def probability_alive(self, X: Any, level: Any = None, m: int = 1) -> pd.Series | pd.DataFrame:
+    def probability_alive(
+        self,
+        X: Any,
+        level: Any = None,
+        *,
+        m: int = 1,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> pd.Series | pd.DataFrame:
         """P(alive at opportunity n + m) per customer (FHS eq. 11 for m = 1), named ``probability_alive``."""
         _check_horizon(m)
         return self._predict(
@@ -299,14 +522,19 @@ class BetaGeoBetaBinomModel(CLVModel):
             lambda p, d: probability_alive(*self._args(p), d["frequency"], d["recency"], d["n_periods"], m),
             X,
             level,
+            n_draws=n_draws,
+            random_state=random_state,
         )
 
-    def expected_purchases_new_customer(self, t: Any) -> pd.Series:
-        """E[X(t)] for a new customer over its first ``t`` opportunities (FHS eq. 7), indexed by t."""
+    def expected_purchases_new_customer(self, t: Any) -> float | pd.Series:
+        """E[X(t)] for a new customer over its first ``t`` opportunities (FHS eq. 7): a float for a single t, else
+        a Series indexed by t (as the continuous-time models)."""
         self._check_fitted()
         t_arr = np.atleast_1d(np.asarray(t, dtype=float))
         _check_horizon(t_arr)
         vals = expected_purchases_new_customer(*self._args(self.params_), t_arr)
+        if np.ndim(t) == 0:
+            return float(vals[0])
         return pd.Series(vals, index=pd.Index(t_arr, name="t"), name="expected_purchases")
 
 

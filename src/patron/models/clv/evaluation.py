@@ -51,11 +51,18 @@ def _with_id_index(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+_HOLDOUT_ONLY = ("frequency_holdout", "monetary_value_holdout", "duration_holdout", "run_id")
+
+
 def calibration_summary(calibration: pd.DataFrame) -> pd.DataFrame:
-    """The calibration-period summary (frequency, recency, T) indexed by customer_id, from a ``btyd_calibration``
-    frame, ready for ``model.fit``."""
+    """The calibration-period summary indexed by customer_id, from a ``btyd_calibration`` frame, ready for
+    ``model.fit``: frequency_cal, recency_cal, T_cal and monetary_value_cal become frequency, recency, T and
+    monetary_value; the holdout columns are dropped and any other column (covariates joined in by the caller) is
+    kept."""
     _require(calibration, CALIBRATION_INPUT[:3], "the calibration frame")
-    return _with_id_index(calibration)[list(_RENAME)].rename(columns=_RENAME)
+    frame = _with_id_index(calibration)
+    keep = [c for c in frame.columns if c not in _HOLDOUT_ONLY]
+    return frame[keep].rename(columns={**_RENAME, "monetary_value_cal": "monetary_value"})
 
 
 def _is_purchase_model(model: Any) -> bool:
@@ -85,7 +92,7 @@ def holdout_predictions(model: Any, calibration: pd.DataFrame) -> pd.DataFrame:
         )
     _require(calibration, CALIBRATION_INPUT, "the calibration frame")
     frame = _with_id_index(calibration)
-    X = frame[list(_RENAME)].rename(columns=_RENAME)
+    X = calibration_summary(frame)
     duration = frame["duration_holdout"].to_numpy(dtype=float)
     bad = ~np.isfinite(duration) | (duration < 0)
     if bad.any():
@@ -266,6 +273,76 @@ def tracking(
     return out
 
 
+def opportunity_tracking(
+    model: Any,
+    transactions: pd.DataFrame,
+    *,
+    period: str = "Y",
+    calibration_end: Any,
+    observation_end: Any = None,
+    customer_id: str = "customer_id",
+    timestamp: str = "timestamp",
+) -> pd.DataFrame:
+    """Tracking for discrete opportunities (BG/BB): actual vs expected repeat transactions per calendar ``period``
+    (as in FHS 2010's annual tracking of the donations cohort).
+
+    Periods are those of :func:`~patron.models.clv.beta_geo_beta_binom.opportunity_summary`: a customer's first
+    period is its acquisition, every later period one opportunity, used or not. The cohort is the customers acquired
+    in or before the period of ``calibration_end``. Expected cumulative repeat transactions at the end of calendar
+    period P are sum_i E[X(P - a_i)] with a_i customer i's acquisition period and E[X(n)] the model's
+    ``expected_purchases_new_customer`` (FHS eq. 7). Same columns as :func:`tracking`, indexed by the calendar
+    ``period`` (a pandas Period).
+    """
+    from patron.models.clv.beta_geo_beta_binom import _PERIODS
+
+    if not hasattr(model, "expected_purchases_new_customer"):
+        raise ConfigError(f"{type(model).__name__} has no expected_purchases_new_customer(n) for tracking")
+    if period not in _PERIODS:
+        raise InputError("unknown opportunity period", column="period", expected="Y, Q, M or W", found=period)
+    freq = _PERIODS[period]
+    days = repeat_transactions(transactions, customer_id=customer_id, timestamp=timestamp)
+    cal_end = to_timestamp(calibration_end, what="calibration_end")
+    obs_end = (
+        days["day"].max()
+        if observation_end is None
+        else to_timestamp(observation_end, what="observation_end")
+    )
+    ordinal = pd.PeriodIndex(days["day"], freq=freq).asi8
+    days = days.assign(p=ordinal)
+    days = days.assign(first_p=days.groupby(ID)["p"].transform("min"))
+    cal_p, end_p = pd.Period(cal_end, freq).ordinal, pd.Period(obs_end, freq).ordinal
+    days = days[(days["first_p"] <= cal_p) & (days["p"] <= end_p)]
+    if days.empty:
+        raise InputError(
+            "no customer was acquired on or before calibration_end",
+            column=timestamp,
+            expected=f"first purchases on or before {cal_end.date()}",
+        )
+    used = days.loc[days["p"] > days["first_p"], [ID, "p"]].drop_duplicates()
+    start = int(days["first_p"].min()) + 1
+    periods = np.arange(start, end_p + 1)
+    actual = np.bincount(used["p"].to_numpy() - start, minlength=len(periods)).astype(float)[: len(periods)]
+    acq, counts = np.unique(days.drop_duplicates(ID)["first_p"].to_numpy(), return_counts=True)
+    n_opp = np.maximum(periods[None, :] - acq[:, None], 0)
+    grid, inverse = np.unique(n_opp, return_inverse=True)
+    expected_new = np.asarray(model.expected_purchases_new_customer(grid), dtype=float)
+    cumulative = counts @ expected_new[inverse.reshape(n_opp.shape)]
+    index = pd.PeriodIndex.from_ordinals(periods, freq=freq)
+    out = pd.DataFrame(
+        {
+            "period_end": index.end_time.normalize(),
+            "in_calibration": periods <= cal_p,
+            "actual": actual,
+            "expected": np.diff(cumulative, prepend=0.0),
+            "actual_cumulative": np.cumsum(actual),
+            "expected_cumulative": cumulative,
+        },
+        index=pd.Index(index, name="period"),
+    )
+    out.attrs.update({"time_unit": period, "calibration_end": cal_end, "cohort": int(counts.sum())})
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ matrices
 def _grid_frame(
     model: Any, max_frequency: int, max_recency: float, T: float, n_recency: int | None
@@ -274,17 +351,21 @@ def _grid_frame(
         raise ConfigError(f"max_frequency must be a whole number >= 0, got {max_frequency!r}")
     if not np.isfinite(T) or T <= 0 or not 0 < max_recency <= T:
         raise ConfigError(f"need 0 < max_recency <= T, got max_recency={max_recency!r}, T={T!r}")
-    recency = (
-        np.arange(0, int(max_recency) + 1, dtype=float)
-        if n_recency is None
-        else np.linspace(0.0, float(max_recency), int(n_recency))
-    )
+    if n_recency is None:
+        # Whole units, plus max_recency itself when it is not whole (continuous T such as 38.86 weeks).
+        recency = np.arange(0, int(np.floor(max_recency)) + 1, dtype=float)
+        if recency[-1] < max_recency:
+            recency = np.append(recency, float(max_recency))
+    else:
+        recency = np.linspace(0.0, float(max_recency), int(n_recency))
     f, r = np.meshgrid(np.arange(int(max_frequency) + 1, dtype=float), recency, indexing="ij")
     grid = pd.DataFrame({"frequency": f.ravel(), "recency": r.ravel(), "T": float(T)})
-    # Cells no customer can have: repeat purchases with recency 0, no repeat purchase with recency > 0, and (for
-    # discrete opportunities) more repeat purchases than the recency allows are blanked, not predicted.
+    # Cells no customer can have are blanked, not predicted: repeat purchases with recency 0, no repeat purchase
+    # with recency > 0 and, for discrete opportunities, more repeat purchases than opportunities up to the recency.
     ok = (grid["frequency"] > 0) == (grid["recency"] > 0)
-    if n_recency is None:
+    if "n_periods" in getattr(
+        model, "_data_columns", ()
+    ):  # discrete opportunities (BG/BB): one purchase each
         ok &= grid["frequency"] <= grid["recency"]
     grid["valid"] = ok
     return grid
@@ -401,3 +482,46 @@ def compare_models(
     table.attrs["winner"] = str(table.index[0])
     table.attrs["criterion"] = criterion
     return table
+
+
+# ------------------------------------------------------------------------------------------------ all at once
+def evaluate(
+    model: Any,
+    calibration: pd.DataFrame,
+    transactions: pd.DataFrame | None = None,
+    *,
+    calibration_end: Any = None,
+    observation_end: Any = None,
+    time_unit: str = "W",
+    max_frequency: int = 7,
+    matrix_horizon: float = 1,
+) -> dict[str, Any]:
+    """Every diagnostic of a model fitted on the calibration period, in one dict (what a report shows).
+
+    Keys: ``predictions`` (:func:`holdout_predictions`), ``metrics`` (:func:`holdout_metrics`),
+    ``conditional_expectations``, ``probability_alive_matrix`` and ``frequency_recency_matrix`` (at the largest
+    T_cal, next ``matrix_horizon`` time units), ``parameters`` (the model's ``summary_``) and, when
+    ``transactions`` and ``calibration_end`` are given, ``tracking`` (:func:`tracking`).
+    """
+    predictions = holdout_predictions(model, calibration)
+    T = float(predictions["T_cal"].max())
+    top = int(min(max(predictions["frequency_cal"].quantile(0.99), 1), 50))
+    out: dict[str, Any] = {
+        "predictions": predictions,
+        "metrics": holdout_metrics(predictions),
+        "conditional_expectations": conditional_expectations(predictions, max_frequency),
+        "probability_alive_matrix": probability_alive_matrix(model, T=T, max_frequency=top),
+        "frequency_recency_matrix": frequency_recency_matrix(model, T=T, max_frequency=top, t=matrix_horizon),
+        "parameters": getattr(model, "summary_", None),
+    }
+    if transactions is not None:
+        if calibration_end is None:
+            raise ConfigError("tracking needs calibration_end (the date the calibration period ends)")
+        out["tracking"] = tracking(
+            model,
+            transactions,
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            time_unit=time_unit,
+        )
+    return out

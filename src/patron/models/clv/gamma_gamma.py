@@ -57,6 +57,8 @@ def gg_expected_spend(p, q, gamma, x, zbar):
     """E[M | p, q, γ; x, z̄] = (γ + x z̄) p / (px + q - 1) (FH 2013 eq. 5; FHL 2005 eq. 5); for x = 0 the population
     mean p γ / (q - 1) (FH 2013 eq. 4), which needs q > 1 (NaN otherwise)."""
     x = np.asarray(x, dtype=float)
+    zbar = np.asarray(zbar, dtype=float)
+    x = np.where(zbar > 0, x, 0.0)  # no usable spend history (e.g. returns netted to 0): population mean
     zbar = np.where(x > 0, zbar, 0.0)
     denom = p * x + q - 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -97,7 +99,18 @@ class GammaGammaModel(CLVModel):
     def _check_data(self, data: Mapping[str, np.ndarray], ids: np.ndarray) -> None:
         x, z = data["frequency"], data["monetary_value"]
         reject(x < 0, ids, "frequency", "a count >= 0", x)
-        reject((x > 0) & (z <= 0), ids, "monetary_value", "a mean repeat spend > 0 when frequency > 0", z)
+        reject(z < 0, ids, "monetary_value", "a mean repeat spend >= 0", z)
+        if getattr(self, "_fitting", False):
+            reject((x > 0) & (z <= 0), ids, "monetary_value", "a mean repeat spend > 0 when frequency > 0", z)
+
+    def fit(self, X: Any, y: Any = None, *, sample_weight: Any = None) -> GammaGammaModel:
+        """Fit on the rows with frequency > 0 (their monetary_value must be > 0); see :meth:`CLVModel.fit`."""
+        self._fitting = True
+        try:
+            super().fit(X, y, sample_weight=sample_weight)
+        finally:
+            del self._fitting
+        return self
 
     def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
         p = params
@@ -118,7 +131,8 @@ class GammaGammaModel(CLVModel):
     ) -> pd.Series | pd.DataFrame:
         """Expected value of a customer's future transactions, E[M | x, z̄] (FH 2013 eq. 5).
 
-        Customers with no repeat purchase (frequency 0) get the population mean spend p γ / (q - 1) (FH 2013 eq. 4;
+        Customers with no repeat purchase (frequency 0, or a mean repeat spend <= 0 after returns) get the
+        population mean spend p γ / (q - 1) (FH 2013 eq. 4;
         with covariates, at their own γ_i), since their first-purchase value is not in the model's data.
         """
         return self._predict(
@@ -175,9 +189,7 @@ class GammaGammaModel(CLVModel):
             pd_ = {k: v[sl] for k, v in pdata.items()}
             sd = {k: v[sl] for k, v in sdata.items()}
             spend = gg_expected_spend(sp["p"], sp["q"], sp["gamma"], sd["frequency"], sd["monetary_value"])
-            cum = np.stack(
-                [np.broadcast_to(purchase_model._expected(pp, pd_, t), spend.shape) for t in times]
-            )
+            cum = np.broadcast_to(purchase_model._expected_path(pp, pd_, times), (len(times), *spend.shape))
             return margin * spend * (disc @ np.diff(cum, axis=0)) if horizon else np.zeros_like(spend)
 
         with np.errstate(all="ignore"):

@@ -18,7 +18,7 @@ from scipy.special import betaln, digamma, expit, gammaln
 
 from patron.models.clv._base import CLVModel
 from patron.models.clv._purchase import PurchaseModelMixin
-from patron.models.clv.beta_geo import bgnbd_expected_new, bgnbd_pmf_new
+from patron.models.clv.beta_geo import bgnbd_expected_new, bgnbd_expected_path, bgnbd_pmf_new
 
 
 def mbgnbd_loglik_grad(r, alpha, a, b, x, t_x, T):
@@ -138,6 +138,12 @@ class ModifiedBetaGeoModel(PurchaseModelMixin, CLVModel):
         return mbgnbd_expected_purchases(
             t, p["r"], p["alpha"], p["a"], p["b"], d["frequency"], d["recency"], d["T"]
         )
+
+    @staticmethod
+    def _expected_path(p, d, times):
+        x = d["frequency"]
+        alive = mbgnbd_probability_alive(p["r"], p["alpha"], p["a"], p["b"], x, d["recency"], d["T"])
+        return alive * bgnbd_expected_path(times, p["r"] + x, p["alpha"] + d["T"], p["a"], p["b"] + x + 1.0)
 
     @staticmethod
     def _pmf(p, d, t, n):

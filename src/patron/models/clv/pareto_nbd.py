@@ -246,6 +246,13 @@ class ParetoNBDModel(PurchaseModelMixin, CLVModel):
         )
 
     @staticmethod
+    def _expected_path(p, d, times):
+        x, T = d["frequency"], d["T"]
+        alive = pnbd_probability_alive(p["r"], p["alpha"], p["s"], p["beta"], x, d["recency"], T)
+        times = np.asarray(times, dtype=float)[:, None]
+        return alive * pnbd_expected_new(times, p["r"] + x, p["alpha"] + T, p["s"], p["beta"] + T)
+
+    @staticmethod
     def _pmf(p, d, t, n):
         return pnbd_pmf(n, t, p["r"], p["alpha"], p["s"], p["beta"], d["frequency"], d["recency"], d["T"])
 

@@ -30,6 +30,7 @@ from scipy.special import betaln, digamma
 
 from patron.errors import ConfigError, InputError
 from patron.models.clv._base import CLVModel, reject
+from patron.models.clv.beta_geo_beta_binom import DiscretePatternsMixin
 
 PARAM_NAMES = ("alpha", "beta")
 
@@ -199,7 +200,7 @@ def simulate(alpha: float, beta: float, T: int, size: int, rng: np.random.Genera
     return {"recency": recency, "T": np.full(size, float(T)), "theta": theta, "lifetime": lifetime}
 
 
-class ShiftedBetaGeoModel(CLVModel):
+class ShiftedBetaGeoModel(DiscretePatternsMixin, CLVModel):
     """sBG estimator (FH07) on per-customer contract data.
 
     X has columns ``recency`` (last active period, 1-based) and ``T`` (periods observed; ``recency == T`` means still
@@ -250,16 +251,29 @@ class ShiftedBetaGeoModel(CLVModel):
         return discounted_expected_lifetime(self.params_["alpha"], self.params_["beta"], discount_rate)
 
     # ---------------------------------------------------------------- per customer
-    def probability_alive(self, X: Any, level: Any = None) -> pd.Series | pd.DataFrame:
+    def probability_alive(
+        self,
+        X: Any,
+        level: Any = None,
+        *,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
+    ) -> pd.Series | pd.DataFrame:
         """P(still under contract after the current period T): 0 for churned customers, r_T for active ones."""
 
         def f(p: Mapping[str, Any], d: Mapping[str, np.ndarray]) -> np.ndarray:
             return np.where(d["recency"] < d["T"], 0.0, retention_rate(p["alpha"], p["beta"], d["T"]))
 
-        return self._predict("probability_alive", f, X, level)
+        return self._predict("probability_alive", f, X, level, n_draws=n_draws, random_state=random_state)
 
     def expected_residual_lifetime(
-        self, X: Any, discount_rate: float, level: Any = None
+        self,
+        X: Any,
+        discount_rate: float,
+        level: Any = None,
+        *,
+        n_draws: int = 500,
+        random_state: int | np.random.Generator | None = 0,
     ) -> pd.Series | pd.DataFrame:
         """DERL (FH10 eq. 6) per customer: for active customers at their period T, 0 for churned ones."""
         _check_discount(discount_rate)
@@ -268,4 +282,6 @@ class ShiftedBetaGeoModel(CLVModel):
             derl = discounted_expected_residual_lifetime(p["alpha"], p["beta"], d["T"], discount_rate)
             return np.where(d["recency"] < d["T"], 0.0, derl)
 
-        return self._predict("expected_residual_lifetime", f, X, level)
+        return self._predict(
+            "expected_residual_lifetime", f, X, level, n_draws=n_draws, random_state=random_state
+        )
