@@ -139,8 +139,10 @@ class CustomerBase(Strict):
     monetary_value: float | None = Field(
         None, ge=0, le=1e9, description="Mean value of repeat purchases", examples=[42.5]
     )
-    features: dict[str, float] | None = Field(
-        None, description="Churn model features (optional; adds a churn probability and reasons)"
+    features: dict[str, float | None] | None = Field(
+        None,
+        description="Churn model features (optional; adds the churn probability, model version and reasons)",
+        examples=[{"orders": 5, "days_since_last": 12.0}],
     )
 
     @model_validator(mode="after")

@@ -182,7 +182,8 @@ def score_customers(
                 )
             from patron.services.churn import score_customer
 
-            item["churn"] = score_customer(models.churn, pd.Series(features, dtype=float))
+            churn = score_customer(models.churn, {"customer_id": str(customer_id), **features})
+            item["churn"] = {k: v for k, v in churn.items() if k != "customer_id"}
         out.append(item)
     return out
 
