@@ -45,6 +45,7 @@ def scoring(request, tmp_path_factory, shared_data):
         with open_repository(url) as repo:
             _, token = create_key(repo, ["score"])
         app = create_app(Settings(store=url))
+        app.state.models.refresh_seconds = 0  # see a new fit at once
         with TestClient(app, raise_server_exceptions=False) as client:
             yield client, url, {"X-API-Key": token}, summary
 
