@@ -158,7 +158,7 @@ class CustomerBase(Strict):
 
 class ScoreCreate(Strict):
     customers: list[CustomerBase] = Field(min_length=1, max_length=MAX_BATCH)
-    horizon: float = Field(52.0, gt=0, le=10_000, description="Periods ahead (the models' time unit)")
+    horizon: int = Field(52, ge=1, le=1000, description="Periods ahead (the time unit the models were fitted in)")
     discount_rate: float = Field(0.0, ge=0, lt=1, description="Per period")
     margin: float = Field(1.0, gt=0, le=1)
 
@@ -186,5 +186,5 @@ class ScoreCreate(Strict):
 class ScorePublic(BaseModel):
     clv_run_id: str
     churn_run_id: str | None = None
-    horizon: float
+    horizon: int
     scores: list[dict[str, Any]]

@@ -149,6 +149,16 @@ def summary_frame(customers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame.index = pd.Index(
         [str(c.get("customer_id") or i) for i, c in enumerate(customers)], name="customer_id"
     )
+    # A customer with no repeat purchase has no mean repeat spend: 0 by the lifetimes convention (the spend model
+    # gives them the population mean).
+    frame.loc[frame["frequency"].eq(0) & frame["monetary_value"].isna(), "monetary_value"] = 0.0
+    lacking = frame.index[frame["monetary_value"].isna()]
+    if len(lacking):
+        raise InputError(
+            f"customer {lacking[0]!r} has repeat purchases but no monetary_value",
+            column="monetary_value",
+            expected="the mean value of the repeat purchases",
+        )
     if frame.index.has_duplicates:
         dup = frame.index[frame.index.duplicated()][0]
         raise InputError(f"customer_id {dup!r} appears more than once in the request")
@@ -159,7 +169,7 @@ def score_frame(
     models: ScoringModels,
     frame: pd.DataFrame,
     *,
-    horizon: float = 52.0,
+    horizon: int = 52,
     discount_rate: float = 0.0,
     margin: float = 1.0,
 ) -> pd.DataFrame:
@@ -182,7 +192,7 @@ def score_customers(
     models: ScoringModels,
     customers: Sequence[Mapping[str, Any]],
     *,
-    horizon: float = 52.0,
+    horizon: int = 52,
     discount_rate: float = 0.0,
     margin: float = 1.0,
 ) -> list[dict[str, Any]]:
