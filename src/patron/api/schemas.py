@@ -151,6 +151,8 @@ class CustomerBase(Strict):
             raise ValueError(f"recency ({self.recency}) must not exceed T ({self.T})")
         if self.frequency == 0 and self.recency != 0:
             raise ValueError("a customer with frequency 0 has recency 0")
+        if self.frequency > 0 and self.monetary_value is None:
+            raise ValueError("a customer with repeat purchases (frequency > 0) needs monetary_value")
         if self.features is not None and len(self.features) > 1000:
             raise ValueError("at most 1000 features")
         return self
@@ -158,7 +160,9 @@ class CustomerBase(Strict):
 
 class ScoreCreate(Strict):
     customers: list[CustomerBase] = Field(min_length=1, max_length=MAX_BATCH)
-    horizon: int = Field(52, ge=1, le=1000, description="Periods ahead (the time unit the models were fitted in)")
+    horizon: int = Field(
+        52, ge=1, le=1000, description="Periods ahead (the time unit the models were fitted in)"
+    )
     discount_rate: float = Field(0.0, ge=0, lt=1, description="Per period")
     margin: float = Field(1.0, gt=0, le=1)
 
