@@ -54,7 +54,7 @@ def test_wrong_secret_of_a_real_key_is_refused(client, seeded) -> None:
 
 def test_scopes(client, seeded) -> None:
     r = client.post(
-        "/score", json={"customers": [{"frequency": 1, "recency": 1, "T": 2}]}, headers=seeded.headers()
+        "/score", json={"customers": [{"frequency": 0, "recency": 0, "T": 2}]}, headers=seeded.headers()
     )
     assert r.status_code == 403 and "'score' scope" in r.json()["error"]["message"]
     r = client.get("/runs", headers=seeded.headers(seeded.score))

@@ -41,6 +41,9 @@ def test_wrong_types_name_the_field(client, seeded) -> None:
         422,
     )
     assert "recency (30.0) must not exceed T (20.0)" in err["message"]
+    no_spend = {"customers": [{"frequency": 2, "recency": 1, "T": 3}]}
+    err = _error(client.post("/score", json=no_spend, headers={"X-API-Key": seeded.score}), 422)
+    assert "needs monetary_value" in err["message"]
     err = _error(client.post("/score", json={"customers": []}, headers={"X-API-Key": seeded.score}), 422)
     assert "customers" in err["message"]
 

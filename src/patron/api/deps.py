@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from patron.errors import PatronError
 from patron.services.keys import ApiKey, verify_key
 from patron.storage import Repository, open_repository
 
@@ -58,8 +59,10 @@ def get_repo(request: Request) -> Iterator[Repository]:
     broken = False
     try:
         yield repo
+    except (PatronError, HTTPException):
+        raise  # answered as a 4xx; the repository's transactions are closed by their context managers
     except BaseException:
-        broken = True  # the connection may be mid-transaction: do not hand it to the next request
+        broken = True  # an unexpected failure may have left the connection unusable: do not reuse it
         raise
     finally:
         pool.release(repo, broken=broken)

@@ -139,8 +139,10 @@ class CustomerBase(Strict):
     monetary_value: float | None = Field(
         None, ge=0, le=1e9, description="Mean value of repeat purchases", examples=[42.5]
     )
-    features: dict[str, float] | None = Field(
-        None, description="Churn model features (optional; adds a churn probability and reasons)"
+    features: dict[str, float | None] | None = Field(
+        None,
+        description="Churn model features (optional; adds the churn probability, model version and reasons)",
+        examples=[{"orders": 5, "days_since_last": 12.0}],
     )
 
     @model_validator(mode="after")
@@ -149,6 +151,8 @@ class CustomerBase(Strict):
             raise ValueError(f"recency ({self.recency}) must not exceed T ({self.T})")
         if self.frequency == 0 and self.recency != 0:
             raise ValueError("a customer with frequency 0 has recency 0")
+        if self.frequency > 0 and self.monetary_value is None:
+            raise ValueError("a customer with repeat purchases (frequency > 0) needs monetary_value")
         if self.features is not None and len(self.features) > 1000:
             raise ValueError("at most 1000 features")
         return self
@@ -156,7 +160,9 @@ class CustomerBase(Strict):
 
 class ScoreCreate(Strict):
     customers: list[CustomerBase] = Field(min_length=1, max_length=MAX_BATCH)
-    horizon: float = Field(52.0, gt=0, le=10_000, description="Periods ahead (the models' time unit)")
+    horizon: int = Field(
+        52, ge=1, le=1000, description="Periods ahead (the time unit the models were fitted in)"
+    )
     discount_rate: float = Field(0.0, ge=0, lt=1, description="Per period")
     margin: float = Field(1.0, gt=0, le=1)
 
@@ -184,5 +190,5 @@ class ScoreCreate(Strict):
 class ScorePublic(BaseModel):
     clv_run_id: str
     churn_run_id: str | None = None
-    horizon: float
+    horizon: int
     scores: list[dict[str, Any]]

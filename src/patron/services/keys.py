@@ -138,10 +138,13 @@ def verify_key(repo: Repository, token: str) -> ApiKey | None:
     if not match or not repo.has_table(KEYS_TABLE):
         return None
     key_id, secret = match.groups()
-    rows = repo.query(f"SELECT * FROM {KEYS_TABLE} WHERE key_id = ? AND revoked_at IS NULL", [key_id])
-    if rows.empty:
+    rows = repo.query_rows(
+        f"SELECT name, scopes, salt, hash, created_at FROM {KEYS_TABLE} WHERE key_id = ? AND revoked_at IS NULL",
+        [key_id],
+    )
+    if not rows:
         return None
-    row = rows.iloc[0]
-    if not hmac.compare_digest(_hash(str(row["salt"]), secret), str(row["hash"])):
+    name, scopes, salt, hashed, created = rows[0]
+    if not hmac.compare_digest(_hash(str(salt), secret), str(hashed)):
         return None
-    return _key(row)
+    return ApiKey(key_id, name, tuple(str(scopes).split(",")), created)

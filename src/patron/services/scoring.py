@@ -14,6 +14,7 @@ only when a newer run has succeeded.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,21 +102,40 @@ def load_models(repo: Repository) -> ScoringModels:
     )
 
 
-class ModelCache:
-    """Unpickled models shared by requests; reloaded only when a newer fit run has succeeded."""
+def _latest_run_id(repo: Repository, kind: str) -> str | None:
+    if not repo.has_table(RUNS_TABLE):
+        return None
+    rows = repo.query_rows(
+        f"SELECT run_id FROM {RUNS_TABLE} WHERE kind = ? AND status = 'succeeded' "
+        "ORDER BY started_at DESC, run_id DESC LIMIT 1",
+        [kind],
+    )
+    return rows[0][0] if rows else None
 
-    def __init__(self) -> None:
+
+class ModelCache:
+    """Unpickled models shared by requests; reloaded only when a newer fit run has succeeded.
+
+    Which runs are the latest is checked at most every ``refresh_seconds`` (a new fit is served within that
+    time), so a scoring request usually costs no query at all for its models.
+    """
+
+    def __init__(self, refresh_seconds: float = 2.0) -> None:
+        self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._models: ScoringModels | None = None
+        self._checked = float("-inf")
 
     def get(self, repo: Repository) -> ScoringModels:
-        clv_run = repo.latest_run(CLV_FIT_KIND)
-        churn_run = repo.latest_run(CHURN_FIT_KIND)
-        ids = (clv_run and clv_run["run_id"], churn_run and churn_run["run_id"])
+        now = time.monotonic()
         with self._lock:
             cached = self._models
+            if cached is not None and now - self._checked < self.refresh_seconds:
+                return cached
+            ids = (_latest_run_id(repo, CLV_FIT_KIND), _latest_run_id(repo, CHURN_FIT_KIND))
             if cached is None or (cached.clv_run_id, cached.churn_run_id) != ids:
                 self._models = cached = load_models(repo)
+            self._checked = now
             return cached
 
 
@@ -129,6 +149,16 @@ def summary_frame(customers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame.index = pd.Index(
         [str(c.get("customer_id") or i) for i, c in enumerate(customers)], name="customer_id"
     )
+    # A customer with no repeat purchase has no mean repeat spend: 0 by the lifetimes convention (the spend model
+    # gives them the population mean).
+    frame.loc[frame["frequency"].eq(0) & frame["monetary_value"].isna(), "monetary_value"] = 0.0
+    lacking = frame.index[frame["monetary_value"].isna()]
+    if len(lacking):
+        raise InputError(
+            f"customer {lacking[0]!r} has repeat purchases but no monetary_value",
+            column="monetary_value",
+            expected="the mean value of the repeat purchases",
+        )
     if frame.index.has_duplicates:
         dup = frame.index[frame.index.duplicated()][0]
         raise InputError(f"customer_id {dup!r} appears more than once in the request")
@@ -139,7 +169,7 @@ def score_frame(
     models: ScoringModels,
     frame: pd.DataFrame,
     *,
-    horizon: float = 52.0,
+    horizon: int = 52,
     discount_rate: float = 0.0,
     margin: float = 1.0,
 ) -> pd.DataFrame:
@@ -162,7 +192,7 @@ def score_customers(
     models: ScoringModels,
     customers: Sequence[Mapping[str, Any]],
     *,
-    horizon: float = 52.0,
+    horizon: int = 52,
     discount_rate: float = 0.0,
     margin: float = 1.0,
 ) -> list[dict[str, Any]]:
@@ -182,7 +212,8 @@ def score_customers(
                 )
             from patron.services.churn import score_customer
 
-            item["churn"] = score_customer(models.churn, pd.Series(features, dtype=float))
+            churn = score_customer(models.churn, {"customer_id": str(customer_id), **features})
+            item["churn"] = {k: v for k, v in churn.items() if k != "customer_id"}
         out.append(item)
     return out
 

@@ -93,6 +93,11 @@ class Repository(ABC):
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a parameterised SELECT (``?`` placeholders) and return a frame."""
 
+    def query_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like :meth:`query` but plain tuples: for small lookups on a hot path (an API request), where building a
+        DataFrame costs more than the query. Backends override it with their cursor's ``fetchall``."""
+        return list(self.query(sql, params).itertuples(index=False, name=None))
+
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a parameterised statement that returns nothing."""

@@ -195,6 +195,11 @@ class PostgresRepository(Repository):
                 frame[col] = frame[col].map(lambda v: None if v is None else float(v)).astype(float)
         return frame
 
+    def query_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cur:
+            cur.execute(translate_placeholders(sql), [_python_value(p) for p in params])
+            return cur.fetchall() if cur.description is not None else []
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(translate_placeholders(sql), [_python_value(p) for p in params])
 
