@@ -122,7 +122,7 @@ def test_classify_telco(repo, shared_data) -> None:
     assert load_classifier(repo).source == "data"
     with pytest.raises(ConfigError, match="needs a labelled table"):
         fit_classifier(repo, target="Churn")
-    with pytest.raises(ConfigError, match="give data=... or table=..."):
+    with pytest.raises(ConfigError, match=r"give data=\.\.\. or table=\.\.\."):
         score_classifier(repo)
 
 

@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "relate",
     "export",
+    "churn",
+    "classify",
     "runs",
 )
 

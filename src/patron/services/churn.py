@@ -38,6 +38,7 @@ from patron.features._sql import ident, runner_for, to_timestamp
 from patron.features.churn_features import FEATURE_DESCRIPTIONS, churn_dataset, churn_features
 from patron.io.schema import TRANSACTIONS
 from patron.models.churn.survival import WeibullAFTModel, concordance_index, kaplan_meier
+from patron.models.classify.calibrated import calibration_method
 from patron.models.classify.evaluate import main_model_name, train_and_evaluate
 from patron.models.classify.scoring import ScoringModel, score_one
 from patron.storage.base import Repository
@@ -182,6 +183,7 @@ def fit_churn(
     """
     if not 0 < test_size < 1:
         raise ConfigError(f"test_size must be between 0 and 1, got {test_size!r}")
+    calibration_method(calibration)  # a bad option fails before any work
     _, last = _bounds(repo)
     c = default_cutoff(last, horizon_days) if cutoff is None else to_timestamp(cutoff, what="cutoff")
     params = {

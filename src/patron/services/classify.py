@@ -30,6 +30,7 @@ import pandas as pd
 from patron.errors import ConfigError, InputError, NotFoundError
 from patron.features._sql import to_timestamp
 from patron.features.churn_features import churn_dataset
+from patron.models.classify.calibrated import calibration_method
 from patron.models.classify.evaluate import main_model_name, train_and_evaluate
 from patron.models.classify.scoring import ScoringModel
 from patron.models.classify.tabular import labelled_table
@@ -119,6 +120,7 @@ def fit_classifier(
 ) -> str:
     """Fit a calibrated classifier for ``target`` (see the module docstring); return the run id."""
     source = _source(data, table, target)
+    calibration_method(calibration)
     if not 0 < test_size < 1:
         raise ConfigError(f"test_size must be between 0 and 1, got {test_size!r}")
     params: dict[str, Any] = {

@@ -38,7 +38,7 @@ from patron.errors import ConfigError, ModelError
 CALIBRATION_METHODS = {"isotonic": "isotonic", "sigmoid": "sigmoid", "platt": "sigmoid"}
 
 
-def _method(calibration: str) -> str:
+def calibration_method(calibration: str) -> str:
     try:
         return CALIBRATION_METHODS[str(calibration).lower()]
     except KeyError:
@@ -148,7 +148,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             else self.cv
         )
         self.calibrated_ = CalibratedClassifierCV(
-            self._booster(), method=_method(self.calibration), cv=folds, ensemble=False
+            self._booster(), method=calibration_method(self.calibration), cv=folds, ensemble=False
         )
         self.calibrated_.fit(X, y_arr, sample_weight=sample_weight)
         self.booster_ = self.calibrated_.calibrated_classifiers_[0].estimator
