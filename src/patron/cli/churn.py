@@ -34,6 +34,7 @@ METRIC_COLUMNS = (
 def metrics_table(metrics: pd.DataFrame, title: str) -> Table:
     """One row per model, the headline metrics as columns (what the fit commands print)."""
     wide = metrics.pivot_table(index="model", columns="metric", values="value", sort=False)
+    wide = wide[wide["ece"].notna()] if "ece" in wide.columns else wide  # the classifiers and baselines
     table = Table(title=title)
     table.add_column("model")
     cols = [c for c in METRIC_COLUMNS if c in wide.columns]
