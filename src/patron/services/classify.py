@@ -37,6 +37,7 @@ from patron.models.classify.tabular import labelled_table
 from patron.services.churn import (
     FEATURE_DESCRIPTIONS_ALL,
     _bounds,
+    btyd_baselines,
     btyd_features,
     churn_features_at,
     default_cutoff,
@@ -145,8 +146,8 @@ def fit_classifier(
         X, bg_model = btyd_features(X, horizon_days)
         extras["btyd_model"] = bg_model
         y = labels[target]
-        if target == "churn" and "p_alive" in X:
-            baselines["p_alive"] = 1.0 - X["p_alive"]
+        if target == "churn":
+            baselines.update(btyd_baselines(X))
         descriptions = FEATURE_DESCRIPTIONS_ALL
         outcome = "churn risk" if target == "churn" else "chance of high value"
     else:
