@@ -176,7 +176,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--explain", type=int, default=100_000)
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--cv", type=int, default=3, help="calibration folds (both tools)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="1: on a shared machine OpenMP threads spin and oversubscribe"
+    )
     return ap.parse_args(argv)
 
 
