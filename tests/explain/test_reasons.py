@@ -65,3 +65,25 @@ def test_bad_input() -> None:
         tree_contributions(object(), np.zeros((2, 2)))  # type: ignore[arg-type]
     with pytest.raises(InputError, match="top must be"):
         reason_codes(pd.DataFrame({"a": [1.0], BIAS: [0.0]}), pd.DataFrame({"a": [1.0]}), top=0)
+
+
+def test_one_customer_fast_path_equals_the_batch(fitted) -> None:
+    from patron.models.classify.scoring import ScoringModel, score_one
+
+    model, X = fitted
+    bundle = ScoringModel.from_training(model, X, version="v1", outcome="churn risk", source="table")
+    rows = X.head(40).to_dict("records")
+    rows[0]["plan"] = "platinum"  # a category never seen in training scores as missing, as in the batch
+    rows[1]["gap_mean"] = None
+    frame = pd.DataFrame(rows)
+    batch = bundle.predict_proba(frame)
+    reasons = bundle.explain(frame.set_index(pd.Index([f"c{i}" for i in range(40)])), top=2)
+    for i, row in enumerate(rows):
+        one = score_one(bundle, row, top=2)
+        assert one["probability"] == pytest.approx(batch[i], abs=1e-12)
+        got = reasons[reasons["customer_id"] == f"c{i}"]
+        assert [r["feature"] for r in one["reasons"]] == got["feature"].tolist()
+        np.testing.assert_allclose(
+            [r["contribution"] for r in one["reasons"]], got["contribution"], atol=1e-12
+        )
+        assert [r["reason"] for r in one["reasons"]] == got["reason"].tolist()

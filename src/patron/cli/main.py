@@ -20,13 +20,16 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "summary",
     "clv",
-    "demo",
+    "segment",
     "relate",
     "export",
+    "churn",
+    "classify",
     "report",
-    "runs",
-    "keys",
     "serve",
+    "keys",
+    "demo",
+    "runs",
 )
 
 app = typer.Typer(

@@ -145,6 +145,9 @@ def describe(name: str, row: Mapping[str, Any], descriptions: Mapping[str, str])
         "top_category_share": lambda v: f"{_n(100 * v if not _missing(v) else v)} % of spend in one category",
         "p_alive": lambda v: f"BTYD chance of still being active: {_n(100 * v if not _missing(v) else v)} %",
         "expected_purchases": lambda v: f"BTYD expects {_n(v, 1)} purchase(s) in the horizon",
+        "p_no_purchase": lambda v: (
+            f"BTYD chance of no purchase in the horizon: {_n(100 * v if not _missing(v) else v)} %"
+        ),
         "btyd_frequency": lambda v: f"{_n(v)} repeat purchase day(s)",
     }
     if name in templates:

@@ -4,8 +4,9 @@ reasons, and describe time to churn with Kaplan-Meier curves and a Weibull model
 ``fit_churn`` (run kind ``churn_fit``) writes the result tables
 
 * ``churn_metrics(run_id, model, metric, value)``: held-out metrics of the calibrated booster
-  (``lightgbm_isotonic`` / ``lightgbm_sigmoid``), the ``logistic`` baseline, the BTYD ``p_alive`` baseline
-  (1 - P(alive), when :mod:`patron.models.clv` is installed) and ``weibull`` (its held-out concordance index);
+  (``lightgbm_isotonic`` / ``lightgbm_sigmoid``), the ``logistic`` baseline, the BTYD baselines ``p_alive``
+  (1 - P(alive)) and ``btyd_no_purchase`` (P(no purchase in the horizon)) from a BG/NBD fit on the summary at
+  the cutoff, and ``weibull`` (its held-out concordance index);
 * ``churn_reliability(run_id, model, bin, lower, upper, mean_predicted, fraction_positive, count)``;
 * ``churn_lift(run_id, model, decile, customers, positives, mean_predicted, positive_rate, lift, cumulative_gain)``;
 * ``churn_survival(run_id, segment, time, survival, at_risk, events)``: Kaplan-Meier curves per segment;
@@ -38,6 +39,7 @@ from patron.features._sql import ident, runner_for, to_timestamp
 from patron.features.churn_features import FEATURE_DESCRIPTIONS, churn_dataset, churn_features
 from patron.io.schema import TRANSACTIONS
 from patron.models.churn.survival import WeibullAFTModel, concordance_index, kaplan_meier
+from patron.models.classify.calibrated import calibration_method
 from patron.models.classify.evaluate import main_model_name, train_and_evaluate
 from patron.models.classify.scoring import ScoringModel, score_one
 from patron.storage.base import Repository
@@ -52,6 +54,7 @@ FEATURE_DESCRIPTIONS_ALL = {
     **FEATURE_DESCRIPTIONS,
     "p_alive": "BTYD probability of being active",
     "expected_purchases": "BTYD expected purchases in the horizon",
+    "p_no_purchase": "BTYD probability of no purchase in the horizon",
 }
 
 
@@ -103,7 +106,29 @@ def btyd_features(features: pd.DataFrame, horizon_days: int, model: Any = None) 
     out["expected_purchases"] = (
         model.expected_purchases(summary, horizon_days / 7.0).reindex(features.index).to_numpy()
     )
+    if hasattr(model, "probability_of_n_purchases"):
+        # P(no purchase in the horizon): the BTYD model's own answer to the churn label's question.
+        out["p_no_purchase"] = (
+            model.probability_of_n_purchases(summary, horizon_days / 7.0, 0)
+            .reindex(features.index)
+            .to_numpy()
+        )
     return out, model
+
+
+def btyd_baselines(features: pd.DataFrame) -> dict[str, pd.Series]:
+    """Churn scores straight from the BTYD model: ``1 - P(alive)`` and ``P(no purchase in the horizon)``.
+
+    BG/NBD gives P(alive) = 1 to every one-time buyer (they cannot have dropped out before their first
+    purchase), so ``1 - P(alive)`` ranks exactly the customers who churn most as the safest; the second score
+    has no such blind spot.
+    """
+    out = {}
+    if "p_alive" in features:
+        out["p_alive"] = 1.0 - features["p_alive"]
+    if "p_no_purchase" in features:
+        out["btyd_no_purchase"] = features["p_no_purchase"]
+    return out
 
 
 def _segments(features: pd.DataFrame) -> pd.Series:
@@ -182,6 +207,7 @@ def fit_churn(
     """
     if not 0 < test_size < 1:
         raise ConfigError(f"test_size must be between 0 and 1, got {test_size!r}")
+    calibration_method(calibration)  # a bad option fails before any work
     _, last = _bounds(repo)
     c = default_cutoff(last, horizon_days) if cutoff is None else to_timestamp(cutoff, what="cutoff")
     params = {
@@ -200,7 +226,7 @@ def fit_churn(
         _step(progress, "btyd")
         with run.timed("btyd"):
             features, bg_model = btyd_features(features, horizon_days)
-        baselines = {"p_alive": 1.0 - features["p_alive"]} if "p_alive" in features else {}
+        baselines = btyd_baselines(features)
         with run.timed("fit_evaluate"):
             evaluation = train_and_evaluate(
                 features,
@@ -271,6 +297,8 @@ def fit_churn(
                 "logistic_auc": evaluation.metric("logistic", "auc"),
                 "logistic_ece": evaluation.metric("logistic", "ece"),
                 "p_alive_auc": evaluation.metric("p_alive", "auc"),
+                "btyd_no_purchase_auc": evaluation.metric("btyd_no_purchase", "auc"),
+                "btyd_no_purchase_ece": evaluation.metric("btyd_no_purchase", "ece"),
                 "weibull_c_index": c_index,
                 "features": len(features.columns),
             }

@@ -30,12 +30,14 @@ import pandas as pd
 from patron.errors import ConfigError, InputError, NotFoundError
 from patron.features._sql import to_timestamp
 from patron.features.churn_features import churn_dataset
+from patron.models.classify.calibrated import calibration_method
 from patron.models.classify.evaluate import main_model_name, train_and_evaluate
 from patron.models.classify.scoring import ScoringModel
 from patron.models.classify.tabular import labelled_table
 from patron.services.churn import (
     FEATURE_DESCRIPTIONS_ALL,
     _bounds,
+    btyd_baselines,
     btyd_features,
     churn_features_at,
     default_cutoff,
@@ -119,6 +121,7 @@ def fit_classifier(
 ) -> str:
     """Fit a calibrated classifier for ``target`` (see the module docstring); return the run id."""
     source = _source(data, table, target)
+    calibration_method(calibration)
     if not 0 < test_size < 1:
         raise ConfigError(f"test_size must be between 0 and 1, got {test_size!r}")
     params: dict[str, Any] = {
@@ -143,8 +146,8 @@ def fit_classifier(
         X, bg_model = btyd_features(X, horizon_days)
         extras["btyd_model"] = bg_model
         y = labels[target]
-        if target == "churn" and "p_alive" in X:
-            baselines["p_alive"] = 1.0 - X["p_alive"]
+        if target == "churn":
+            baselines.update(btyd_baselines(X))
         descriptions = FEATURE_DESCRIPTIONS_ALL
         outcome = "churn risk" if target == "churn" else "chance of high value"
     else:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from lightgbm import LGBMClassifier
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -38,7 +39,7 @@ from patron.errors import ConfigError, ModelError
 CALIBRATION_METHODS = {"isotonic": "isotonic", "sigmoid": "sigmoid", "platt": "sigmoid"}
 
 
-def _method(calibration: str) -> str:
+def calibration_method(calibration: str) -> str:
     try:
         return CALIBRATION_METHODS[str(calibration).lower()]
     except KeyError:
@@ -148,7 +149,7 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
             else self.cv
         )
         self.calibrated_ = CalibratedClassifierCV(
-            self._booster(), method=_method(self.calibration), cv=folds, ensemble=False
+            self._booster(), method=calibration_method(self.calibration), cv=folds, ensemble=False
         )
         self.calibrated_.fit(X, y_arr, sample_weight=sample_weight)
         self.booster_ = self.calibrated_.calibrated_classifiers_[0].estimator
@@ -181,8 +182,16 @@ class CalibratedBoostingClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "calibrated_")
         calibrator = self.calibrated_.calibrated_classifiers_[0].calibrators[0]
         # CalibratedClassifierCV calibrates the booster's decision_function (LightGBM >= 4: the raw log-odds),
-        # so the calibrator maps the raw output straight to the probability.
-        return np.clip(calibrator.predict(np.asarray(raw, dtype=float)), 0.0, 1.0)
+        # so the calibrator maps the raw output straight to the probability. The two calibrators are evaluated
+        # directly (same formulas as their predict, without its input checks: this is on the one-customer path).
+        raw = np.asarray(raw, dtype=float)
+        if hasattr(calibrator, "X_thresholds_"):  # isotonic, out_of_bounds="clip": linear interpolation
+            p = np.interp(raw, calibrator.X_thresholds_, calibrator.y_thresholds_)
+        elif hasattr(calibrator, "a_"):  # Platt: 1 / (1 + exp(a f + b))
+            p = expit(-(calibrator.a_ * raw + calibrator.b_))
+        else:
+            p = calibrator.predict(raw)
+        return np.clip(p, 0.0, 1.0)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
