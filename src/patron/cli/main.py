@@ -19,6 +19,7 @@ from patron.cli.common import console
 COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "summary",
+    "segment",
     "demo",
     "relate",
     "export",

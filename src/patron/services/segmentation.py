@@ -225,7 +225,22 @@ def _profiles(
     if repo.has_table("churn_scores") and repo.latest_run("churn") is not None:
         churn = repo.read_results("churn_scores", kind="churn")
     behaviour = repo.read_table(BEHAVIOUR) if repo.has_table(BEHAVIOUR) else None
+    if behaviour is not None and not behaviour_is_by_category(repo):
+        behaviour = _with_product_names(repo, behaviour)
     return segment_profiles(assignments, rfm, names=names, clv=clv, churn=churn, behaviour=behaviour)
+
+
+def _with_product_names(repo: Repository, behaviour: pd.DataFrame) -> pd.DataFrame:
+    """A product-level behaviour matrix (Online Retail) reads better as "22423 REGENCY CAKESTAND 3 TIER"."""
+    if "product_name" not in repo.table_columns(TRANSACTIONS):
+        return behaviour
+    names = repo.query(
+        'SELECT CAST("product" AS VARCHAR) AS product, MIN(TRIM("product_name")) AS name FROM "transactions" '
+        'WHERE "product_name" IS NOT NULL GROUP BY 1'
+    )
+    lookup = dict(zip(names["product"], names["name"], strict=True))
+    named = behaviour["category"].astype(str).map(lambda p: f"{p} {lookup[p]}" if lookup.get(p) else p)
+    return behaviour.assign(category=named)
 
 
 def _register(repo: Repository, run_id: str, method: str, profiles: pd.DataFrame) -> None:
