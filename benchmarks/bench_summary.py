@@ -6,9 +6,9 @@ Every tool runs in its own child process, so that each has its own peak memory (
 
 * Patron: ``patron.features.btyd_summary`` on an in-memory DuckDB reading the Parquet file. The timed part
   includes scanning the Parquet file and returning a pandas frame.
-* lifetimes ``summary_data_from_transaction_data``, from ``LIFETIMES_PYTHON`` (default
-  ``/work/lifetimes-venv/bin/python``: lifetimes 0.11.3 needs pandas < 2).
-* pymc-marketing ``clv.utils.rfm_summary``, from ``PYMC_PYTHON`` (default ``/work/bench-venv/bin/python``).
+* lifetimes ``summary_data_from_transaction_data``, from ``LIFETIMES_PYTHON`` (default: the venv
+  ``benchmarks/anchors.sh`` builds; lifetimes 0.11.3 needs pandas < 2).
+* pymc-marketing ``clv.utils.rfm_summary``, from ``PYMC_PYTHON`` (default: its venv from ``anchors.sh``).
 
 The anchors' venvs cannot read Parquet (no working pyarrow there), so they get the same rows as an uncompressed
 ``.npz`` file. Loading it and building their DataFrame are *not* timed; only the summary call is. Their peak RSS
@@ -55,8 +55,7 @@ def _shared_data() -> Path:
 
 
 SHARED = _shared_data()
-LIFETIMES_PYTHON = os.environ.get("LIFETIMES_PYTHON", "/work/lifetimes-venv/bin/python")
-PYMC_PYTHON = os.environ.get("PYMC_PYTHON", "/work/bench-venv/bin/python")
+from benchmarks.anchors import LIFETIMES_PYTHON, PYMC_PYTHON  # noqa: E402
 
 _RSS = "import resource; rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0\n"
 
