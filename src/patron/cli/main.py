@@ -23,7 +23,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "relate",
     "export",
+    "report",
     "runs",
+    "keys",
+    "serve",
 )
 
 app = typer.Typer(
