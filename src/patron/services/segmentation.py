@@ -34,6 +34,7 @@ from patron.features.segment_features import (
     BASE_FEATURES,
     behaviour_is_by_category,
     latest_clv,
+    latest_scores,
     segment_features,
     top_categories_by_revenue,
 )
@@ -221,9 +222,7 @@ def _profiles(
     repo: Repository, assignments: pd.DataFrame, rfm: pd.DataFrame, names: dict[int, str] | None
 ) -> pd.DataFrame:
     clv = latest_clv(repo)
-    churn = None
-    if repo.has_table("churn_scores") and repo.latest_run("churn") is not None:
-        churn = repo.read_results("churn_scores", kind="churn")
+    churn = latest_scores(repo, "churn_scores")
     behaviour = repo.read_table(BEHAVIOUR) if repo.has_table(BEHAVIOUR) else None
     if behaviour is not None and not behaviour_is_by_category(repo):
         behaviour = _with_product_names(repo, behaviour)
