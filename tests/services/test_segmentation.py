@@ -176,3 +176,51 @@ def test_needs_summary_first(tmp_path) -> None:
         pytest.raises(NotFoundError, match="patron summary"),
     ):
         segment(empty)
+
+
+def test_clv_and_churn_scores_join_features_and_profiles(store) -> None:
+    repo, kinds = store
+    ids = kinds.index.tolist()
+    clv = np.where(kinds.to_numpy() == "loyal", 900.0, 20.0)
+    with repo.run("clv_score", {}) as run:
+        run.write(
+            "clv_scores",
+            pd.DataFrame(
+                {"customer_id": ids, "probability_alive": 0.5, "expected_purchases": 1.0, "clv": clv}
+            ),
+        )
+    with repo.run("churn_score", {}) as run:
+        run.write(
+            "churn_scores", pd.DataFrame({"customer_id": ids, "probability": np.linspace(0, 1, len(ids))})
+        )
+    run_id = segment(repo, method="kmeans", k=3)
+    assert "log_clv" in repo.get_run(run_id)["report"]["features"]
+    p = repo.read_results("segment_profiles", run_id=run_id)
+    a = repo.read_results("segment_assignments", run_id=run_id).set_index("customer_id")
+    loyal = a.loc["L000", "segment"]
+    row = p.set_index("segment").loc[loyal]
+    assert row["mean_clv"] == pytest.approx(900.0) and "Mean CLV 900" in row["description"]
+    churn = pd.Series(np.linspace(0, 1, len(ids)), index=ids)
+    assert row["churn_probability"] == pytest.approx(churn[a.index[a["segment"] == loyal]].mean())
+
+
+def test_rerun_keeps_segment_numbers(store) -> None:
+    repo, _ = store
+    first = repo.read_results("segment_assignments", run_id=segment(repo, method="kmeans", k=3))
+    before = first.set_index("customer_id")["segment"]
+    # twice as many newcomers: the newcomer segment becomes the largest, which alone would renumber it 0
+    lines = repo.read_table("transactions")
+    extra, _ = planted_lines(n_per=130, seed=7)
+    extra = extra[extra["customer_id"].str.startswith("N")].copy()
+    extra["customer_id"] = "X" + extra["customer_id"]
+    extra["source_customer_id"] = extra["customer_id"]
+    repo.replace_tables({"transactions": pd.concat([lines, extra], ignore_index=True)})
+    build_summaries(repo, time_unit="W")
+    run_id = segment(repo, method="kmeans", k=3)
+    after = repo.read_results("segment_assignments", run_id=run_id).set_index("customer_id")["segment"]
+    assert repo.get_run(run_id)["report"]["aligned_to"] is not None
+    assert (after.loc[before.index] == before).mean() > 0.95
+    unaligned = repo.read_results(
+        "segment_assignments", run_id=segment(repo, method="kmeans", k=3, align=False)
+    )
+    assert unaligned.set_index("customer_id")["segment"].loc[before.index].ne(before).any()

@@ -29,7 +29,7 @@ from patron.errors import InputError, NotFoundError
 from patron.features.behaviour import behaviour as behaviour_sql_table
 from patron.features.rfm import rfm as rfm_sql_table
 from patron.io.schema import BEHAVIOUR, RFM, TRANSACTIONS
-from patron.storage.base import Repository
+from patron.storage.base import RUNS_TABLE, Repository, quote_identifier
 
 CLV_TABLE = "clv_scores"
 CLV_COLUMNS: tuple[str, ...] = ("probability_alive", "expected_purchases", "clv")
@@ -136,12 +136,26 @@ def _clv_features(clv: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 
 # --- from a store -------------------------------------------------------------------------------------------------
-def latest_clv(repo: Repository) -> pd.DataFrame | None:
-    """``clv_scores`` of the latest succeeded ``clv`` run, or None when there is none."""
-    if not repo.has_table(CLV_TABLE) or repo.latest_run("clv") is None:
+def latest_scores(repo: Repository, table: str) -> pd.DataFrame | None:
+    """Rows of ``table`` from the newest succeeded run that wrote it (whatever its kind: ``clv``, ``clv_score``,
+    ``churn_score`` ...), or None when the table is absent or empty."""
+    if not repo.has_table(table) or not repo.has_table(RUNS_TABLE):
         return None
-    scores = repo.read_results(CLV_TABLE, kind="clv")
-    return scores if len(scores) and all(c in scores.columns for c in CLV_COLUMNS) else None
+    latest = repo.query(
+        f"SELECT r.run_id FROM {RUNS_TABLE} r WHERE r.status = 'succeeded' AND r.run_id IN "
+        f"(SELECT DISTINCT run_id FROM {quote_identifier(table)}) ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1"
+    )
+    if latest.empty:
+        return None
+    return repo.read_results(table, run_id=str(latest["run_id"].iloc[0]))
+
+
+def latest_clv(repo: Repository) -> pd.DataFrame | None:
+    """``clv_scores`` of the newest succeeded run that wrote it, when it has every CLV column, else None."""
+    scores = latest_scores(repo, CLV_TABLE)
+    if scores is None or not len(scores) or not all(c in scores.columns for c in CLV_COLUMNS):
+        return None
+    return scores
 
 
 def behaviour_is_by_category(repo: Repository) -> bool:

@@ -22,6 +22,7 @@ are aligned with the previous period's model (Hungarian matching on shared custo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from patron.features.segment_features import (
     BASE_FEATURES,
     behaviour_is_by_category,
     latest_clv,
+    latest_scores,
     segment_features,
     top_categories_by_revenue,
 )
@@ -110,6 +112,7 @@ def segment(
     min_cluster_size: int | None = None,
     top_categories: int = 3,
     lost_after_days: int = LOST_AFTER_DAYS,
+    align: bool = True,
     progress: Progress | None = None,
 ) -> str:
     """Segment every customer (and, with ``period`` = "month" or "quarter", every period); return the run id.
@@ -126,6 +129,9 @@ def segment(
         Category-share features (when the transactions carry categories).
     lost_after_days : int
         In the per-period states, a customer without an order for longer than this is ``"lost"``.
+    align : bool
+        Renumber the segments to match the previous ``segment`` run of the same method on the same features
+        (Hungarian matching on the customers both models segment), so segment 3 stays 3 from run to run.
     progress : callable, optional
         ``progress(step, done, total)`` as steps complete.
     """
@@ -162,6 +168,8 @@ def segment(
         with run.timed("fit"):
             model = _make_model(method, k, min_cluster_size)
             labels, strength = _fit(method, model, features, rfm)
+            aligned_to = _align_with_previous(repo, method, model, features) if align else None
+            labels = np.asarray(model.labels_, dtype=np.int64)
         run.save_model(MODEL_NAME, model)
         names = _names(method, labels)
         assignments = pd.DataFrame(
@@ -188,6 +196,7 @@ def segment(
                 "stability": None if np.isnan(stability) else round(stability, 4),
                 "features": list(features.columns) if method != "rfm" else list(RFM_INPUT_COLUMNS),
                 "used_clv": "log_clv" in features.columns and method != "rfm",
+                "aligned_to": aligned_to,
             }
         )
         if period is not None:
@@ -206,6 +215,27 @@ def segment(
     return run_id
 
 
+def _align_with_previous(repo: Repository, method: str, model: Any, features: pd.DataFrame) -> str | None:
+    """Align ``model`` with the newest succeeded segment run of the same method and features; its run id."""
+    if not hasattr(model, "align_to"):
+        return None
+    runs = repo.list_runs("segment")
+    runs = runs[runs["status"] == "succeeded"]
+    for row in runs.itertuples():
+        if json.loads(row.params or "{}").get("method") != method:
+            continue
+        try:
+            previous = repo.load_model(MODEL_NAME, run_id=row.run_id)
+        except NotFoundError:
+            return None
+        same = list(getattr(previous, "feature_names_in_", [])) == list(features.columns)
+        if not same or not hasattr(previous, "cluster_ids_"):
+            return None
+        model.align_to(previous, features)
+        return str(row.run_id)
+    return None
+
+
 def _stepper(progress: Progress | None, total: int) -> Callable[[str], None]:
     done = [0]
 
@@ -221,11 +251,24 @@ def _profiles(
     repo: Repository, assignments: pd.DataFrame, rfm: pd.DataFrame, names: dict[int, str] | None
 ) -> pd.DataFrame:
     clv = latest_clv(repo)
-    churn = None
-    if repo.has_table("churn_scores") and repo.latest_run("churn") is not None:
-        churn = repo.read_results("churn_scores", kind="churn")
+    churn = latest_scores(repo, "churn_scores")
     behaviour = repo.read_table(BEHAVIOUR) if repo.has_table(BEHAVIOUR) else None
+    if behaviour is not None and not behaviour_is_by_category(repo):
+        behaviour = _with_product_names(repo, behaviour)
     return segment_profiles(assignments, rfm, names=names, clv=clv, churn=churn, behaviour=behaviour)
+
+
+def _with_product_names(repo: Repository, behaviour: pd.DataFrame) -> pd.DataFrame:
+    """A product-level behaviour matrix (Online Retail) reads better as "22423 REGENCY CAKESTAND 3 TIER"."""
+    if "product_name" not in repo.table_columns(TRANSACTIONS):
+        return behaviour
+    names = repo.query(
+        'SELECT CAST("product" AS VARCHAR) AS product, MIN(TRIM("product_name")) AS name FROM "transactions" '
+        'WHERE "product_name" IS NOT NULL GROUP BY 1'
+    )
+    lookup = dict(zip(names["product"], names["name"], strict=True))
+    named = behaviour["category"].astype(str).map(lambda p: f"{p} {lookup[p]}" if lookup.get(p) else p)
+    return behaviour.assign(category=named)
 
 
 def _register(repo: Repository, run_id: str, method: str, profiles: pd.DataFrame) -> None:
