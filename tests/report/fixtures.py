@@ -167,6 +167,14 @@ def write_model_tables(repo: Repository) -> None:
                 }
             ),
         )
+        km = [
+            (tier, t, float(np.exp(-t / scale)), 100, 1)
+            for tier, scale in (("1 order", 120.0), ("2+ orders", 400.0))
+            for t in range(0, 361, 30)
+        ]
+        run.write(
+            "churn_survival", pd.DataFrame(km, columns=["segment", "time", "survival", "at_risk", "events"])
+        )
         run.write(
             "churn_lift",
             pd.DataFrame(

@@ -27,6 +27,7 @@ CHART_IDS = [
     "chart-segment-transitions",
     "chart-reliability",
     "chart-lift",
+    "chart-survival",
     "chart-reasons",
 ]
 

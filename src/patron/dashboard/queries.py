@@ -23,6 +23,7 @@ RESULT_TABLES: tuple[str, ...] = (
     "churn_metrics",
     "churn_reliability",
     "churn_lift",
+    "churn_survival",
     "churn_scores",
     "churn_reasons",
     "relate_results",

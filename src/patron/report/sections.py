@@ -607,7 +607,32 @@ def churn_section(repo: Repository, run_id: str | None = None) -> Section:
     lift = latest_results(repo, "churn_lift", metrics.run_id)
     if lift is not None and len(lift.rows):
         sec.charts.append(lift_chart(lift.rows))
+    survival = latest_results(repo, "churn_survival", metrics.run_id)
+    if survival is not None and len(survival.rows):
+        sec.charts.append(survival_chart(survival.rows))
     return sec
+
+
+def survival_chart(rows: pd.DataFrame) -> ChartView:
+    """Kaplan-Meier curves (one per segment) as steps over days since the first purchase."""
+    fig = go.Figure()
+    for segment, g in rows.sort_values("time").groupby("segment", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=g["time"].tolist(),
+                y=g["survival"].tolist(),
+                name=str(segment),
+                mode="lines",
+                line_shape="hv",
+            )
+        )
+    fig = charts.style(
+        fig, "Customer survival (Kaplan-Meier)", "days since the first purchase", "share still active"
+    )
+    fig.update_yaxes(range=[0, 1.02])
+    return ChartView(
+        "chart-survival", fig, "A customer's lifetime ends at the last purchase before a horizon with none."
+    )
 
 
 def reliability_chart(rows: pd.DataFrame) -> ChartView:
