@@ -413,6 +413,7 @@ def clv_distribution_section(repo: Repository, run_id: str | None = None) -> Sec
     )
     if "probability_alive" in s:
         pts, sampled = _sample(s[["customer_id", "probability_alive", "clv"]])
+        positive = bool((pts["clv"] > 0).all())
         sec.charts.append(
             ChartView(
                 "chart-clv-alive",
@@ -422,7 +423,8 @@ def clv_distribution_section(repo: Repository, run_id: str | None = None) -> Sec
                     text=pts["customer_id"].astype(str).tolist(),
                     title="CLV against probability of being alive",
                     x_title="P(alive)",
-                    y_title="CLV (data currency)",
+                    y_title="CLV (data currency, log scale)" if positive else "CLV (data currency)",
+                    log_y=positive,
                 ),
                 f"A random sample of {fmt_int(len(pts))} of {fmt_int(len(s))} customers." if sampled else "",
             )
