@@ -16,6 +16,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from patron.data import sample_path
+from patron.errors import InputError
 from patron.services.ingest import ingest
 from patron.services.summary import build_summaries
 from patron.storage import DuckDBRepository, Repository
@@ -36,11 +37,20 @@ class NBDFixtureModel:
         self.r = r
         self.alpha = alpha
 
+    @staticmethod
+    def _check(X: pd.DataFrame) -> None:
+        # the input contract of patron.models.clv: no repeat purchase means recency 0
+        bad = (X["frequency"] == 0) & (X["recency"] != 0)
+        if bad.any():
+            raise InputError(f"recency 0 for a customer with frequency 0 expected ({int(bad.sum())} rows)")
+
     def expected_purchases(self, X: pd.DataFrame, t: float) -> pd.Series:
+        self._check(X)
         rate = (self.r + X["frequency"].to_numpy(float)) / (self.alpha + X["T"].to_numpy(float))
         return pd.Series(rate * t, index=X.index)
 
     def probability_alive(self, X: pd.DataFrame) -> pd.Series:
+        self._check(X)
         f, rec, T = (X[c].to_numpy(float) for c in ("frequency", "recency", "T"))
         return pd.Series(((self.alpha + rec) / (self.alpha + T)) ** (self.r + f), index=X.index)
 

@@ -43,6 +43,7 @@ def test_full_report_is_self_contained(full_repo, tmp_path: Path) -> None:
     for chart in CHART_IDS:
         assert f'id="{chart}"' in html, chart
     assert "not run yet" not in html
+    assert 'class="note"' not in html  # every fit check was drawn
     assert out.stat().st_size < 10 * 2**20
 
 
@@ -139,3 +140,29 @@ def test_run_id_selects_that_runs_tables(repo, tmp_path: Path) -> None:
     new = {s.key: s for s in all_sections(repo)}["data"]
     assert dict(old.facts)["rows read"] == f"{first.rows_read:,}" and first.run_id in old.run
     assert dict(new.facts)["rows read"] == f"{second.rows_read:,}" and second.run_id in new.run
+
+
+class ModelWithoutPredictions:
+    """A stored 'purchase' model that cannot predict (e.g. from an older package version)."""
+
+
+def test_fit_checks_that_cannot_be_drawn_become_notes(repo, tmp_path: Path) -> None:
+    from patron.services.summary import build_summaries
+    from tests.report.fixtures import CALIBRATION_END
+
+    ingest(repo, sample_lines(60))
+    build_summaries(repo, time_unit="W", calibration_end=CALIBRATION_END)
+    with repo.run("clv_fit") as run:
+        run.write(
+            "clv_parameters",
+            pd.DataFrame({"model": ["purchase"], "parameter": ["r"], "estimate": [1.0], "se": [0.1]}).assign(
+                lower_95=0.8, upper_95=1.2
+            ),
+        )
+        run.save_model("purchase", ModelWithoutPredictions())
+    sections = {s.key: s for s in all_sections(repo)}
+    fit = sections["clv-fit"]
+    assert fit.tables and not fit.charts
+    assert any("tracking chart not drawn" in n for n in fit.notes)
+    assert any("not drawn" in n for n in sections["matrices"].notes)
+    build_report(repo, tmp_path / "r.html")  # renders

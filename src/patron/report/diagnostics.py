@@ -136,7 +136,7 @@ class Matrices:
 def frequency_recency(model: Any, summary: pd.DataFrame, *, max_cells: int = 30) -> Matrices:
     """Expected purchases in the next period and P(alive) on a grid of frequency x recency at the longest T.
 
-    Cells with recency < 1 for frequency > 0 and recency > 0 for frequency 0 cannot occur and are left blank.
+    Cells that cannot occur (frequency 0 with recency > 0, frequency > 0 with recency 0) are left blank (NaN).
     """
     T = float(summary["T"].max())
     top = float(np.quantile(summary["frequency"].to_numpy(float), 0.99)) if len(summary) else 0.0
@@ -144,10 +144,13 @@ def frequency_recency(model: Any, summary: pd.DataFrame, *, max_cells: int = 30)
     freq = np.arange(0, max_f + 1, dtype=float)
     rec = np.linspace(0.0, T, max_cells)
     f_grid, r_grid = np.meshgrid(freq, rec, indexing="ij")
-    X = pd.DataFrame({"frequency": f_grid.ravel(), "recency": r_grid.ravel(), "T": T})
-    expected = _as_float_array(model.expected_purchases(X, 1.0)).reshape(f_grid.shape)
-    alive = _as_float_array(model.probability_alive(X)).reshape(f_grid.shape)
-    impossible = ((f_grid == 0) & (r_grid > 0)) | ((f_grid > 0) & (r_grid == 0))
-    expected[impossible] = np.nan
-    alive[impossible] = np.nan
+    # Only possible histories are evaluated (models reject the others): no repeat purchase means recency 0,
+    # and a repeat purchase means recency > 0.
+    possible = ((f_grid == 0) & (r_grid == 0)) | ((f_grid > 0) & (r_grid > 0))
+    X = pd.DataFrame({"frequency": f_grid[possible], "recency": r_grid[possible], "T": T})
+    X.index = pd.Index([f"cell{i}" for i in range(len(X))], name="customer_id")
+    expected = np.full(f_grid.shape, np.nan)
+    alive = np.full(f_grid.shape, np.nan)
+    expected[possible] = _as_float_array(model.expected_purchases(X, 1.0))
+    alive[possible] = _as_float_array(model.probability_alive(X))
     return Matrices(freq, rec, T, expected, alive)

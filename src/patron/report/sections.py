@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from patron.errors import PatronError
 from patron.plots import report as charts
 from patron.report import diagnostics
 from patron.report.queries import (
@@ -29,6 +30,8 @@ from patron.report.queries import (
 )
 from patron.storage.base import Repository
 
+# A fit check that cannot be drawn for a model (missing method, rejected grid) becomes a note, not a failed report.
+CHECK_ERRORS = (PatronError, AttributeError, TypeError, ValueError, KeyError, ArithmeticError)
 MAX_POINTS = 3000  # scatter points written into a page (sampled above this)
 TOP_CUSTOMERS = 20
 
@@ -294,7 +297,7 @@ def clv_fit_section(repo: Repository, run_id: str | None = None) -> Section:
     for build in (_tracking_chart, _conditional_chart):
         try:
             chart = build(repo, model, unit, mult, unit_name, cal_end)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except CHECK_ERRORS as exc:
             sec.notes.append(f"{build.__name__.strip('_').replace('_', ' ')} not drawn: {exc}")
             continue
         if chart is not None:
@@ -475,7 +478,7 @@ def matrices_section(repo: Repository, run_id: str | None = None) -> Section:
     _, _, unit_name = _unit(repo)
     try:
         m = diagnostics.frequency_recency(model, summary)
-    except (AttributeError, TypeError, ValueError) as exc:
+    except CHECK_ERRORS as exc:
         sec.notes.append(f"matrices not drawn: {exc}")
         return sec
     x = [round(float(v), 1) for v in m.recency]
