@@ -13,8 +13,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """``../shared/data`` beside the checkout (override with PATRON_SHARED_DATA)."""
-    return Path(os.environ.get("PATRON_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    """``shared/data`` beside the checkout or beside a folder above it (override with PATRON_SHARED_DATA).
+
+    Looking above the parent lets git worktrees nested one level deeper (``work/wt/NAME``) find it too.
+    """
+    if "PATRON_SHARED_DATA" in os.environ:
+        return Path(os.environ["PATRON_SHARED_DATA"])
+    for parent in REPO_ROOT.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return REPO_ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
