@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.report.fixtures import build_store
+from tests.report.fixtures import session_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -53,7 +53,7 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def browser_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("browser") / "store.duckdb")
+    return session_store(tmp_path_factory)
 
 
 def _free_port() -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
@@ -60,6 +61,17 @@ def sample_lines(customers: int = CUSTOMERS) -> pd.DataFrame:
     df = pd.read_csv(sample_path(), dtype=str)
     keep = df["CustomerID"].dropna().drop_duplicates().iloc[:customers]
     return df[df["CustomerID"].isin(set(keep))].reset_index(drop=True)
+
+
+_SESSION_STORE: list[Path] = []
+
+
+def session_store(factory: pytest.TempPathFactory) -> Path:
+    """The fixture store, built once per test session and shared (read-only) by the report, dashboard and
+    browser tests."""
+    if not _SESSION_STORE:
+        _SESSION_STORE.append(build_store(factory.mktemp("fixture-store") / "store.duckdb"))
+    return _SESSION_STORE[0]
 
 
 def build_store(path: Path, *, with_models: bool = True) -> Path:
