@@ -228,6 +228,18 @@ def write_model_tables(repo: Repository) -> None:
                     f"{features[j].replace('_', ' ')} {'raises' if c > 0 else 'lowers'} the risk",
                 )
             )
+    with repo.run("churn_score", {"fixture": True, "as_of": "2011-11-09"}) as run:  # an earlier scoring
+        run.write(
+            "churn_scores",
+            pd.DataFrame(
+                {
+                    "customer_id": cal["customer_id"],
+                    "probability": 0.8 * prob,
+                    "model_version": "fixture",
+                    "scored_at": pd.Timestamp("2011-11-09"),
+                }
+            ),
+        )
     with repo.run("churn_score", {"fixture": True}) as run:
         run.write(
             "churn_scores",
