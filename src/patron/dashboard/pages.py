@@ -168,6 +168,7 @@ def _members_section(members: pd.DataFrame) -> S.Section:
         caption=f"{S.fmt_int(len(shown))} of {S.fmt_int(len(members))} members"
         + (", highest CLV first" if order == "clv" else "")
         + "; the CSV has them all.",
+        formats={"clv": S.fmt_money, "churn_probability": S.fmt_pct, "strength": S.fmt_num},
     )
     table.links = [_link("customers", c) for c in shown["customer_id"]]
     sec.tables.append(table)

@@ -114,8 +114,15 @@ def run_label(run: dict[str, Any]) -> str:
     return f"run {run['run_id']} ({run['kind']}, {when})"
 
 
-def generic_table(frame: pd.DataFrame, *, drop: Sequence[str] = ("run_id",), caption: str = "") -> TableView:
-    """Any frame as a table: numbers right-aligned and formatted, text as is."""
+def generic_table(
+    frame: pd.DataFrame,
+    *,
+    drop: Sequence[str] = ("run_id",),
+    caption: str = "",
+    formats: dict[str, Callable[[Any], str]] | None = None,
+) -> TableView:
+    """Any frame as a table: numbers right-aligned and formatted (``formats`` by column), text as is."""
+    formats = formats or {}
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     numeric = [
         pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame
@@ -124,7 +131,9 @@ def generic_table(frame: pd.DataFrame, *, drop: Sequence[str] = ("run_id",), cap
     for rec in frame.itertuples(index=False):
         row = []
         for value, is_num, col in zip(rec, numeric, frame.columns, strict=True):
-            if is_num:
+            if col in formats:
+                row.append(formats[col](value))
+            elif is_num:
                 integral = pd.api.types.is_integer_dtype(frame[col])
                 row.append(fmt_int(value) if integral else fmt_num(value))
             else:
