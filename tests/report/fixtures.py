@@ -30,7 +30,8 @@ HORIZON = 52.0  # weeks
 class NBDFixtureModel:
     """Test fixture: a gamma-Poisson purchase model with fixed (r, alpha) and a heuristic P(alive).
 
-    E[X(t) | x, T] = t (r + x) / (alpha + T) (the NBD posterior mean rate; Ehrenberg 1959), and
+    E[X(t) | x, T] = t (r + x) / (alpha + T) (the NBD posterior mean rate; Ehrenberg 1959), E[X(t)] = r t / alpha
+    for a new customer, and
     P(alive) = ((alpha + t_x) / (alpha + T)) ** (r + x), which falls with the time since the last purchase.
     """
 
@@ -49,6 +50,9 @@ class NBDFixtureModel:
         self._check(X)
         rate = (self.r + X["frequency"].to_numpy(float)) / (self.alpha + X["T"].to_numpy(float))
         return pd.Series(rate * t, index=X.index)
+
+    def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray:
+        return self.r * np.asarray(t, dtype=float) / self.alpha
 
     def probability_alive(self, X: pd.DataFrame) -> pd.Series:
         self._check(X)

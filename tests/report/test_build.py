@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from patron.plots.report import plotly_js
@@ -166,3 +167,21 @@ def test_fit_checks_that_cannot_be_drawn_become_notes(repo, tmp_path: Path) -> N
     assert any("tracking chart not drawn" in n for n in fit.notes)
     assert any("not drawn" in n for n in sections["matrices"].notes)
     build_report(repo, tmp_path / "r.html")  # renders
+
+
+def test_tracking_expectation_is_the_cohort_sum(full_repo) -> None:
+    """With E[X(t)] = r t / alpha, the expected line at the last period is r/alpha times the cohort's total age."""
+    from tests.report.fixtures import NBDFixtureModel
+
+    model = NBDFixtureModel()
+    sections = {s.key: s for s in all_sections(full_repo)}
+    fig = next(c for c in sections["clv-fit"].charts if c.id == "chart-tracking").figure
+    expected, periods = fig.data[1].y, fig.data[1].x
+    firsts = full_repo.query(
+        'SELECT MIN(CAST("timestamp" AS DATE)) AS first FROM transactions '
+        "WHERE customer_id IN (SELECT customer_id FROM btyd_calibration) GROUP BY customer_id"
+    )["first"]
+    origin = pd.Timestamp(firsts.min())
+    boundary = periods[-1] * 7  # days from the origin to the end of the last week
+    ages = [(boundary - (pd.Timestamp(f) - origin).days) / 7 for f in firsts]
+    assert expected[-1] == pytest.approx(model.r / model.alpha * sum(max(a, 0) for a in ages), rel=1e-9)
