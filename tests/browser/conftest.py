@@ -1,5 +1,5 @@
 """Playwright driving the system Chromium (never a downloaded browser), and the dashboard served by uvicorn in a
-background thread on a free port. Screenshots go to test-artifacts/ (gitignored)."""
+background thread on a free port. Screenshots (full-page JPEG: PNG encoding of a tall page takes seconds) go to test-artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
