@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export",
     "report",
     "runs",
+    "keys",
+    "serve",
 )
 
 app = typer.Typer(
