@@ -18,6 +18,8 @@ from tests.report.fixtures import sample_lines
 CHART_IDS = [
     "chart-cleaning",
     "chart-monthly-revenue",
+    "chart-parameters-purchase",
+    "chart-parameters-spend",
     "chart-tracking",
     "chart-conditional",
     "chart-clv-histogram",
@@ -163,25 +165,29 @@ def test_fit_checks_that_cannot_be_drawn_become_notes(repo, tmp_path: Path) -> N
         run.save_model("purchase", ModelWithoutPredictions())
     sections = {s.key: s for s in all_sections(repo)}
     fit = sections["clv-fit"]
-    assert fit.tables and not fit.charts
-    assert any("tracking chart not drawn" in n for n in fit.notes)
+    assert fit.tables and [c.id for c in fit.charts] == ["chart-parameters-purchase"]
+    assert any("tracking plot not drawn" in n for n in fit.notes)
+    assert any("conditional expectations not drawn" in n for n in fit.notes)
     assert any("not drawn" in n for n in sections["matrices"].notes)
     build_report(repo, tmp_path / "r.html")  # renders
 
 
 def test_tracking_expectation_is_the_cohort_sum(full_repo) -> None:
-    """With E[X(t)] = r t / alpha, the expected line at the last period is r/alpha times the cohort's total age."""
-    from tests.report.fixtures import NBDFixtureModel
+    """With E[X(t)] = r t / alpha, the expected cumulative line at the last period is r / alpha times the cohort's
+    total exposure: days from each first purchase to the last day observed, in weeks (the convention of
+    patron.models.clv.evaluation.tracking)."""
+    from tests.report.fixtures import CALIBRATION_END, NBDFixtureModel
 
     model = NBDFixtureModel()
     sections = {s.key: s for s in all_sections(full_repo)}
     fig = next(c for c in sections["clv-fit"].charts if c.id == "chart-tracking").figure
-    expected, periods = fig.data[1].y, fig.data[1].x
+    expected = fig.data[1].y
     firsts = full_repo.query(
-        'SELECT MIN(CAST("timestamp" AS DATE)) AS first FROM transactions '
-        "WHERE customer_id IN (SELECT customer_id FROM btyd_calibration) GROUP BY customer_id"
-    )["first"]
-    origin = pd.Timestamp(firsts.min())
-    boundary = periods[-1] * 7  # days from the origin to the end of the last week
-    ages = [(boundary - (pd.Timestamp(f) - origin).days) / 7 for f in firsts]
-    assert expected[-1] == pytest.approx(model.r / model.alpha * sum(max(a, 0) for a in ages), rel=1e-9)
+        'SELECT MIN(CAST("timestamp" AS DATE)) AS first FROM transactions GROUP BY customer_id'
+    )["first"].map(pd.Timestamp)
+    cohort = firsts[firsts <= pd.Timestamp(CALIBRATION_END)]
+    last = pd.Timestamp(
+        full_repo.query('SELECT MAX(CAST("timestamp" AS DATE)) AS d FROM transactions')["d"][0]
+    )
+    exposure_weeks = ((last - cohort).dt.days / 7).sum()
+    assert expected[-1] == pytest.approx(model.r / model.alpha * exposure_weeks, rel=1e-9)
