@@ -1,5 +1,5 @@
 """Playwright driving the system Chromium (never a downloaded browser), and the dashboard served by uvicorn in a
-background thread on a free port. Screenshots go to test-artifacts/ (gitignored)."""
+background thread on a free port. Screenshots (full-page JPEG: PNG encoding of a tall page takes seconds) go to test-artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.report.fixtures import build_store
+from tests.report.fixtures import session_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -53,7 +53,7 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def browser_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("browser") / "store.duckdb")
+    return session_store(tmp_path_factory)
 
 
 def _free_port() -> int:

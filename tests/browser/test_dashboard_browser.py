@@ -18,7 +18,7 @@ def _visit(page, url: str, artifacts: Path, name: str) -> int:
     response = page.goto(url)
     assert response is not None and response.status == 200, url
     n = assert_charts_rendered(page)
-    page.screenshot(path=str(artifacts / f"dashboard-{name}.png"), full_page=True)
+    page.screenshot(path=str(artifacts / f"dashboard-{name}.jpg"), full_page=True, type="jpeg", quality=80)
     assert page.console_errors == [], (url, page.console_errors)
     return n
 
@@ -68,7 +68,7 @@ def test_customer_page_shows_its_reasons(
     page.get_by_role("link", name=cid, exact=True).click()
     page.wait_for_url(f"**/customers/{cid}")
     assert_charts_rendered(page)
-    page.screenshot(path=str(artifacts / "dashboard-customer.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "dashboard-customer.jpg"), full_page=True, type="jpeg", quality=80)
     rows = page.locator("#reasons tbody tr")
     assert rows.count() == len(mine)
     for i, reason in enumerate(mine["reason"]):

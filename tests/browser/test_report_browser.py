@@ -25,4 +25,4 @@ def test_report_renders_offline(page, browser_store: Path, artifacts: Path, tmp_
         assert page.locator(f"#{chart} svg.main-svg").count() >= 1, chart
     assert page.console_errors == []
     assert all(u.startswith("file://") for u in requests), requests  # nothing fetched from the network
-    page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "report.jpg"), full_page=True, type="jpeg", quality=80)

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 
 from patron.dashboard import create_router
 from patron.storage import DuckDBRepository, Repository
-from tests.report.fixtures import build_store
+from tests.report.fixtures import session_store
 
 
 @pytest.fixture(scope="session")
 def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("dashboard") / "store.duckdb")
+    return session_store(tmp_path_factory)
 
 
 def make_app(store: Path, guard=None) -> FastAPI:

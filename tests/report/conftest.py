@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from patron.storage import DuckDBRepository
-from tests.report.fixtures import build_store
+from tests.report.fixtures import session_store
 
 
 @pytest.fixture(scope="session")
 def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("report") / "store.duckdb")
+    return session_store(tmp_path_factory)
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from patron.data import sample_path
+from patron.errors import InputError
 from patron.services.ingest import ingest
 from patron.services.summary import build_summaries
 from patron.storage import DuckDBRepository, Repository
@@ -28,7 +30,8 @@ HORIZON = 52.0  # weeks
 class NBDFixtureModel:
     """Test fixture: a gamma-Poisson purchase model with fixed (r, alpha) and a heuristic P(alive).
 
-    E[X(t) | x, T] = t (r + x) / (alpha + T) (the NBD posterior mean rate; Ehrenberg 1959), and
+    E[X(t) | x, T] = t (r + x) / (alpha + T) (the NBD posterior mean rate; Ehrenberg 1959), E[X(t)] = r t / alpha
+    for a new customer, and
     P(alive) = ((alpha + t_x) / (alpha + T)) ** (r + x), which falls with the time since the last purchase.
     """
 
@@ -36,11 +39,23 @@ class NBDFixtureModel:
         self.r = r
         self.alpha = alpha
 
+    @staticmethod
+    def _check(X: pd.DataFrame) -> None:
+        # the input contract of patron.models.clv: no repeat purchase means recency 0
+        bad = (X["frequency"] == 0) & (X["recency"] != 0)
+        if bad.any():
+            raise InputError(f"recency 0 for a customer with frequency 0 expected ({int(bad.sum())} rows)")
+
     def expected_purchases(self, X: pd.DataFrame, t: float) -> pd.Series:
+        self._check(X)
         rate = (self.r + X["frequency"].to_numpy(float)) / (self.alpha + X["T"].to_numpy(float))
         return pd.Series(rate * t, index=X.index)
 
+    def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray:
+        return self.r * np.asarray(t, dtype=float) / self.alpha
+
     def probability_alive(self, X: pd.DataFrame) -> pd.Series:
+        self._check(X)
         f, rec, T = (X[c].to_numpy(float) for c in ("frequency", "recency", "T"))
         return pd.Series(((self.alpha + rec) / (self.alpha + T)) ** (self.r + f), index=X.index)
 
@@ -50,6 +65,17 @@ def sample_lines(customers: int = CUSTOMERS) -> pd.DataFrame:
     df = pd.read_csv(sample_path(), dtype=str)
     keep = df["CustomerID"].dropna().drop_duplicates().iloc[:customers]
     return df[df["CustomerID"].isin(set(keep))].reset_index(drop=True)
+
+
+_SESSION_STORE: list[Path] = []
+
+
+def session_store(factory: pytest.TempPathFactory) -> Path:
+    """The fixture store, built once per test session and shared (read-only) by the report, dashboard and
+    browser tests."""
+    if not _SESSION_STORE:
+        _SESSION_STORE.append(build_store(factory.mktemp("fixture-store") / "store.duckdb"))
+    return _SESSION_STORE[0]
 
 
 def build_store(path: Path, *, with_models: bool = True) -> Path:
@@ -167,6 +193,14 @@ def write_model_tables(repo: Repository) -> None:
                 }
             ),
         )
+        km = [
+            (tier, t, float(np.exp(-t / scale)), 100, 1)
+            for tier, scale in (("1 order", 120.0), ("2+ orders", 400.0))
+            for t in range(0, 361, 30)
+        ]
+        run.write(
+            "churn_survival", pd.DataFrame(km, columns=["segment", "time", "survival", "at_risk", "events"])
+        )
         run.write(
             "churn_lift",
             pd.DataFrame(
@@ -198,6 +232,18 @@ def write_model_tables(repo: Repository) -> None:
                     f"{features[j].replace('_', ' ')} {'raises' if c > 0 else 'lowers'} the risk",
                 )
             )
+    with repo.run("churn_score", {"fixture": True, "as_of": "2011-11-09"}) as run:  # an earlier scoring
+        run.write(
+            "churn_scores",
+            pd.DataFrame(
+                {
+                    "customer_id": cal["customer_id"],
+                    "probability": 0.8 * prob,
+                    "model_version": "fixture",
+                    "scored_at": pd.Timestamp("2011-11-09"),
+                }
+            ),
+        )
     with repo.run("churn_score", {"fixture": True}) as run:
         run.write(
             "churn_scores",

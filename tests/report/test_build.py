@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from patron.plots.report import plotly_js
@@ -17,6 +18,8 @@ from tests.report.fixtures import sample_lines
 CHART_IDS = [
     "chart-cleaning",
     "chart-monthly-revenue",
+    "chart-parameters-purchase",
+    "chart-parameters-spend",
     "chart-tracking",
     "chart-conditional",
     "chart-clv-histogram",
@@ -27,6 +30,7 @@ CHART_IDS = [
     "chart-segment-transitions",
     "chart-reliability",
     "chart-lift",
+    "chart-survival",
     "chart-reasons",
 ]
 
@@ -42,6 +46,7 @@ def test_full_report_is_self_contained(full_repo, tmp_path: Path) -> None:
     for chart in CHART_IDS:
         assert f'id="{chart}"' in html, chart
     assert "not run yet" not in html
+    assert 'class="note"' not in html  # every fit check was drawn
     assert out.stat().st_size < 10 * 2**20
 
 
@@ -138,3 +143,51 @@ def test_run_id_selects_that_runs_tables(repo, tmp_path: Path) -> None:
     new = {s.key: s for s in all_sections(repo)}["data"]
     assert dict(old.facts)["rows read"] == f"{first.rows_read:,}" and first.run_id in old.run
     assert dict(new.facts)["rows read"] == f"{second.rows_read:,}" and second.run_id in new.run
+
+
+class ModelWithoutPredictions:
+    """A stored 'purchase' model that cannot predict (e.g. from an older package version)."""
+
+
+def test_fit_checks_that_cannot_be_drawn_become_notes(repo, tmp_path: Path) -> None:
+    from patron.services.summary import build_summaries
+    from tests.report.fixtures import CALIBRATION_END
+
+    ingest(repo, sample_lines(60))
+    build_summaries(repo, time_unit="W", calibration_end=CALIBRATION_END)
+    with repo.run("clv_fit") as run:
+        run.write(
+            "clv_parameters",
+            pd.DataFrame({"model": ["purchase"], "parameter": ["r"], "estimate": [1.0], "se": [0.1]}).assign(
+                lower_95=0.8, upper_95=1.2
+            ),
+        )
+        run.save_model("purchase", ModelWithoutPredictions())
+    sections = {s.key: s for s in all_sections(repo)}
+    fit = sections["clv-fit"]
+    assert fit.tables and [c.id for c in fit.charts] == ["chart-parameters-purchase"]
+    assert any("tracking plot not drawn" in n for n in fit.notes)
+    assert any("conditional expectations not drawn" in n for n in fit.notes)
+    assert any("not drawn" in n for n in sections["matrices"].notes)
+    build_report(repo, tmp_path / "r.html")  # renders
+
+
+def test_tracking_expectation_is_the_cohort_sum(full_repo) -> None:
+    """With E[X(t)] = r t / alpha, the expected cumulative line at the last period is r / alpha times the cohort's
+    total exposure: days from each first purchase to the last day observed, in weeks (the convention of
+    patron.models.clv.evaluation.tracking)."""
+    from tests.report.fixtures import CALIBRATION_END, NBDFixtureModel
+
+    model = NBDFixtureModel()
+    sections = {s.key: s for s in all_sections(full_repo)}
+    fig = next(c for c in sections["clv-fit"].charts if c.id == "chart-tracking").figure
+    expected = fig.data[1].y
+    firsts = full_repo.query(
+        'SELECT MIN(CAST("timestamp" AS DATE)) AS first FROM transactions GROUP BY customer_id'
+    )["first"].map(pd.Timestamp)
+    cohort = firsts[firsts <= pd.Timestamp(CALIBRATION_END)]
+    last = pd.Timestamp(
+        full_repo.query('SELECT MAX(CAST("timestamp" AS DATE)) AS d FROM transactions')["d"][0]
+    )
+    exposure_weeks = ((last - cohort).dt.days / 7).sum()
+    assert expected[-1] == pytest.approx(model.r / model.alpha * exposure_weeks, rel=1e-9)

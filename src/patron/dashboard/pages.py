@@ -168,6 +168,7 @@ def _members_section(members: pd.DataFrame) -> S.Section:
         caption=f"{S.fmt_int(len(shown))} of {S.fmt_int(len(members))} members"
         + (", highest CLV first" if order == "clv" else "")
         + "; the CSV has them all.",
+        formats={"clv": S.fmt_money, "churn_probability": S.fmt_pct, "strength": S.fmt_num},
     )
     table.links = [_link("customers", c) for c in shown["customer_id"]]
     sec.tables.append(table)
@@ -249,20 +250,22 @@ def customer(repo: Repository, customer_id: str) -> Page:
                 else S.fmt_money(frame[column].iloc[-1]),
             )
         )
-        scores.charts.append(
-            S.ChartView(
-                cid,
-                charts.lines(
-                    frame["started_at"].tolist(),
-                    {label: frame[column].astype(float).tolist()},
-                    title=f"{label[0].upper() + label[1:]} by scoring run",
-                    x_title="run started (UTC)",
-                    y_title=label,
-                    markers=True,
-                ),
+        if len(frame) >= 2:  # one run is a table row, not a chart
+            fig = charts.lines(
+                frame["started_at"].tolist(),
+                {label: frame[column].astype(float).tolist()},
+                title=f"{label[0].upper() + label[1:]} by scoring run",
+                x_title="run started (UTC)",
+                y_title=label,
+                markers=True,
             )
+            if column == "probability":
+                fig.update_yaxes(range=[0, 1])
+            scores.charts.append(S.ChartView(cid, fig))
+        shown = frame.assign(
+            started_at=[pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S") for t in frame["started_at"]]
         )
-        scores.tables.append(S.generic_table(frame, caption=f"{label} per run"))
+        scores.tables.append(S.generic_table(shown, caption=f"{label} per scoring run"))
 
     reasons = S.Section(
         "reasons", "Reasons", "Why the churn model scores this customer as it does, strongest first."

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from patron.errors import NotFoundError
-from patron.report.queries import Results, latest_results, list_runs, runs_with
+from patron.report.queries import Results, latest_results, latest_rows_for, list_runs, runs_with
 from patron.services import segments as segment_service
 from patron.storage.base import RUNS_TABLE, Repository
 
@@ -23,6 +23,7 @@ RESULT_TABLES: tuple[str, ...] = (
     "churn_metrics",
     "churn_reliability",
     "churn_lift",
+    "churn_survival",
     "churn_scores",
     "churn_reasons",
     "relate_results",
@@ -130,19 +131,19 @@ def customer_scores(repo: Repository, table: str, columns: list[str], customer_i
 
 
 def customer_reasons(repo: Repository, customer_id: str) -> tuple[pd.DataFrame, Results | None]:
-    res = latest_results(repo, "churn_reasons")
+    res = latest_rows_for(repo, "churn_reasons", "customer_id", customer_id)
     if res is None:
         return pd.DataFrame(columns=["rank", "feature", "contribution", "reason"]), None
-    rows = res.rows[res.rows["customer_id"].astype(str) == customer_id].sort_values("rank")
-    return rows, res
+    return res.rows.sort_values("rank"), res
 
 
 def customer_segment(repo: Repository, customer_id: str) -> str | None:
-    res = latest_results(repo, "segment_assignments")
-    if res is None:
+    res = latest_rows_for(repo, "segment_assignments", "customer_id", customer_id)
+    if res is None or res.rows.empty:
         return None
-    hit = res.rows[res.rows["customer_id"].astype(str) == customer_id]
-    return None if hit.empty else str(hit.iloc[0]["segment"])
+    row = res.rows.iloc[0]
+    name = row.get("segment_name")
+    return f"{row['segment']}: {name}" if name is not None and not pd.isna(name) else str(row["segment"])
 
 
 def find_customers(repo: Repository, text: str, limit: int = 50) -> pd.DataFrame:

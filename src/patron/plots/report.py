@@ -34,6 +34,11 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, height: i
     return fig
 
 
+def style(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    """Give a figure built elsewhere the shared look, a title and axis titles."""
+    return _layout(fig, title, x_title, y_title)
+
+
 def bar(
     labels: Sequence[str],
     values: Sequence[float],

@@ -74,6 +74,22 @@ def latest_results(repo: Repository, table: str, run_id: str | None = None) -> R
     return Results(table=table, rows=rows, run=repo.get_run(chosen))
 
 
+def latest_rows_for(
+    repo: Repository, table: str, column: str, value: str, run_id: str | None = None
+) -> Results | None:
+    """Like :func:`latest_results` but only the rows whose ``column`` (as text) equals ``value``: one customer's
+    scores or reasons without reading the whole run."""
+    runs = runs_with(repo, table)
+    if runs.empty:
+        return None
+    chosen = run_id if run_id is not None and run_id in set(runs["run_id"]) else str(runs.iloc[0]["run_id"])
+    rows = repo.query(
+        f"SELECT * FROM {quote_identifier(table)} WHERE run_id = ? AND CAST({quote_identifier(column)} AS VARCHAR) = ?",
+        [chosen, value],
+    )
+    return Results(table=table, rows=rows, run=repo.get_run(chosen))
+
+
 def dataset(repo: Repository, table: str, columns: list[str] | None = None) -> pd.DataFrame | None:
     """A dataset table (``transactions``, ``btyd_summary`` ...) or None when the store does not have it."""
     if not repo.has_table(table):

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from patron.errors import PatronError
+from patron.models.clv import evaluation as clv_eval
+from patron.plots import clv as clv_plots
 from patron.plots import report as charts
-from patron.report import diagnostics
 from patron.report.queries import (
     Results,
     dataset,
@@ -29,8 +31,12 @@ from patron.report.queries import (
 )
 from patron.storage.base import Repository
 
+# A fit check that cannot be drawn for a model (missing method, rejected grid) becomes a note, not a failed report.
+CHECK_ERRORS = (PatronError, AttributeError, TypeError, ValueError, KeyError, ArithmeticError)
+MATRIX_CELLS = 30  # recency points (and at most this many frequencies) in the matrices
 MAX_POINTS = 3000  # scatter points written into a page (sampled above this)
 TOP_CUSTOMERS = 20
+UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 
 
 # --- view model types ------------------------------------------------------------------------------------------
@@ -111,8 +117,15 @@ def run_label(run: dict[str, Any]) -> str:
     return f"run {run['run_id']} ({run['kind']}, {when})"
 
 
-def generic_table(frame: pd.DataFrame, *, drop: Sequence[str] = ("run_id",), caption: str = "") -> TableView:
-    """Any frame as a table: numbers right-aligned and formatted, text as is."""
+def generic_table(
+    frame: pd.DataFrame,
+    *,
+    drop: Sequence[str] = ("run_id",),
+    caption: str = "",
+    formats: dict[str, Callable[[Any], str]] | None = None,
+) -> TableView:
+    """Any frame as a table: numbers right-aligned and formatted (``formats`` by column), text as is."""
+    formats = formats or {}
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     numeric = [
         pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame
@@ -121,7 +134,9 @@ def generic_table(frame: pd.DataFrame, *, drop: Sequence[str] = ("run_id",), cap
     for rec in frame.itertuples(index=False):
         row = []
         for value, is_num, col in zip(rec, numeric, frame.columns, strict=True):
-            if is_num:
+            if col in formats:
+                row.append(formats[col](value))
+            elif is_num:
                 integral = pd.api.types.is_integer_dtype(frame[col])
                 row.append(fmt_int(value) if integral else fmt_num(value))
             else:
@@ -144,7 +159,7 @@ def _unit(repo: Repository) -> tuple[str, float, str]:
     params = (run or {}).get("params") or {}
     unit = str(params.get("time_unit", "W"))
     mult = float(params.get("freq_multiplier", 1) or 1)
-    name = diagnostics.UNIT_NAMES.get(unit, "periods")
+    name = UNIT_NAMES.get(unit, "periods")
     if mult != 1:
         name = f"{name} x {mult:g}"
     return unit, mult, name
@@ -284,91 +299,74 @@ def clv_fit_section(repo: Repository, run_id: str | None = None) -> Section:
         sec.tables.append(
             generic_table(comparison.rows, caption="Candidate models compared on the same data.")
         )
+    for model_name, g in p.groupby("model", sort=False):
+        if {"estimate", "lower_95", "upper_95"} <= set(g.columns) and len(g) > 0:
+            sec.charts.append(
+                ChartView(
+                    f"chart-parameters-{model_name}",
+                    _styled(
+                        clv_plots.parameter_intervals_figure(
+                            g.set_index("parameter")[["estimate", "lower_95", "upper_95"]],
+                            title=f"{model_name} model: parameters with 95 % intervals",
+                        )
+                    ),
+                )
+            )
     model = load_model(repo, "purchase", params.run_id)
     if model is None:
         sec.notes.append("The fit run stored no 'purchase' model, so the fit checks below cannot be drawn.")
         return sec
-    unit, mult, unit_name = _unit(repo)
+    unit, _, _ = _unit(repo)
     summary_run = latest_run_of(repo, "summary")
     cal_end = ((summary_run or {}).get("params") or {}).get("calibration_end")
-    for build in (_tracking_chart, _conditional_chart):
+    for name, build in (("tracking plot", _tracking_chart), ("conditional expectations", _conditional_chart)):
         try:
-            chart = build(repo, model, unit, mult, unit_name, cal_end)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
-            sec.notes.append(f"{build.__name__.strip('_').replace('_', ' ')} not drawn: {exc}")
+            chart = build(repo, model, unit, cal_end)
+        except CHECK_ERRORS as exc:
+            sec.notes.append(f"{name} not drawn: {exc}")
             continue
         if chart is not None:
             sec.charts.append(chart)
     return sec
 
 
-def _tracking_chart(
-    repo: Repository, model: Any, unit: str, mult: float, unit_name: str, cal_end: str | None
-) -> ChartView | None:
-    if not repo.has_table("transactions"):
+def _styled(fig: go.Figure) -> go.Figure:
+    """A figure from :mod:`patron.plots.clv` in the report's look (its titles and axes kept)."""
+    fig.update_layout(
+        template=charts.TEMPLATE, height=charts.HEIGHT, margin={"l": 70, "r": 20, "t": 50, "b": 60}
+    )
+    return fig
+
+
+def _tracking_chart(repo: Repository, model: Any, unit: str, cal_end: str | None) -> ChartView | None:
+    if not repo.has_table("transactions") or cal_end is None:
         return None
+    # one row per customer and purchase day is all the tracking needs (it counts purchase days)
     days = repo.query(
-        'SELECT CAST("customer_id" AS VARCHAR) AS customer_id, CAST("timestamp" AS DATE) AS day '
+        'SELECT CAST("customer_id" AS VARCHAR) AS customer_id, CAST("timestamp" AS DATE) AS timestamp '
         'FROM "transactions" GROUP BY 1, 2'
     )
-    if repo.has_table("btyd_calibration"):
-        cohort = set(repo.query('SELECT CAST(customer_id AS VARCHAR) AS c FROM "btyd_calibration"')["c"])
-        days = days[days["customer_id"].isin(cohort)]
     if days.empty:
         return None
-    track = diagnostics.tracking(
-        model,
-        days,
-        unit=unit,
-        freq_multiplier=mult,
-        calibration_end=None if cal_end is None else pd.Timestamp(cal_end),
-    )
-    fig = charts.lines(
-        track.period,
-        {"actual": track.actual, "model": track.expected},
-        title="Tracking: cumulative repeat purchases, actual vs model",
-        x_title=f"{unit_name} since {track.start.date()}",
-        y_title="cumulative repeat purchases",
-        dashed=["model"],
-    )
-    if track.calibration_end_period is not None:
-        fig.add_vline(x=track.calibration_end_period, line_dash="dot", line_color="grey")
-        fig.add_annotation(
-            x=track.calibration_end_period,
-            y=1,
-            yref="paper",
-            text="calibration end",
-            showarrow=False,
-            xanchor="left",
-        )
+    track = clv_eval.tracking(model, days, calibration_end=cal_end, time_unit=unit)
     return ChartView(
         "chart-tracking",
-        fig,
-        "The model line is the expectation for the same customers, acquired when they were.",
+        _styled(clv_plots.tracking_figure(track)),
+        f"The model line is the expectation for the same {fmt_int(track.attrs.get('cohort'))} customers "
+        "(first purchase before the calibration end), each from the day they were acquired.",
     )
 
 
-def _conditional_chart(
-    repo: Repository, model: Any, unit: str, mult: float, unit_name: str, cal_end: str | None
-) -> ChartView | None:
+def _conditional_chart(repo: Repository, model: Any, unit: str, cal_end: str | None) -> ChartView | None:
     cal = dataset(repo, "btyd_calibration")
     if cal is None or cal.empty:
         return None
-    ce = diagnostics.conditional_expectations(model, cal)
-    fig = charts.lines(
-        ce["label"].tolist(),
-        {"actual": ce["actual"], "model": ce["predicted"]},
-        title="Conditional expectations: holdout purchases by calibration purchases",
-        x_title="repeat purchases in the calibration period",
-        y_title="mean repeat purchases in the holdout period",
-        dashed=["model"],
-        markers=True,
-    )
+    ce = clv_eval.conditional_expectations(clv_eval.holdout_predictions(model, cal))
     return ChartView(
         "chart-conditional",
-        fig,
+        _styled(clv_plots.conditional_expectations_figure(ce)),
         "Customers per group: "
-        + ", ".join(f"{a}: {fmt_int(n)}" for a, n in zip(ce["label"], ce["customers"], strict=True)),
+        + ", ".join(f"{label}: {fmt_int(n)}" for label, n in zip(ce.index, ce["n_customers"], strict=True)),
     )
 
 
@@ -413,6 +411,7 @@ def clv_distribution_section(repo: Repository, run_id: str | None = None) -> Sec
     )
     if "probability_alive" in s:
         pts, sampled = _sample(s[["customer_id", "probability_alive", "clv"]])
+        positive = bool((pts["clv"] > 0).all())
         sec.charts.append(
             ChartView(
                 "chart-clv-alive",
@@ -422,7 +421,8 @@ def clv_distribution_section(repo: Repository, run_id: str | None = None) -> Sec
                     text=pts["customer_id"].astype(str).tolist(),
                     title="CLV against probability of being alive",
                     x_title="P(alive)",
-                    y_title="CLV (data currency)",
+                    y_title="CLV (data currency, log scale)" if positive else "CLV (data currency)",
+                    log_y=positive,
                 ),
                 f"A random sample of {fmt_int(len(pts))} of {fmt_int(len(s))} customers." if sampled else "",
             )
@@ -471,31 +471,24 @@ def matrices_section(repo: Repository, run_id: str | None = None) -> Section:
         sec.missing = "not run yet: run `patron summary` and `patron clv fit`"
         return sec
     _, _, unit_name = _unit(repo)
+    T = float(summary["T"].max())
+    top = float(summary["frequency"].quantile(0.99))
+    max_f = int(max(1, min(np.ceil(top), MATRIX_CELLS - 1)))
     try:
-        m = diagnostics.frequency_recency(model, summary)
-    except (AttributeError, TypeError, ValueError) as exc:
+        expected = clv_eval.frequency_recency_matrix(model, T=T, max_frequency=max_f, n_recency=MATRIX_CELLS)
+        alive = clv_eval.probability_alive_matrix(model, T=T, max_frequency=max_f, n_recency=MATRIX_CELLS)
+    except CHECK_ERRORS as exc:
         sec.notes.append(f"matrices not drawn: {exc}")
         return sec
-    x = [round(float(v), 1) for v in m.recency]
-    y = [int(v) for v in m.frequency]
-    for key, z, title, bar_title in (
-        ("expected", m.expected, "Expected purchases in the next period", "purchases"),
-        ("alive", m.alive, "Probability the customer is alive", "P(alive)"),
+    for key, matrix, title, label in (
+        ("expected", expected, "Expected purchases in the next period", "Expected purchases"),
+        ("alive", alive, "Probability the customer is alive", "P(alive)"),
     ):
-        sec.charts.append(
-            ChartView(
-                f"chart-matrix-{key}",
-                charts.heatmap(
-                    np.where(np.isnan(z), None, z).tolist(),
-                    x,
-                    y,
-                    title=f"{title} (T = {m.T:.1f} {unit_name})",
-                    x_title=f"recency: age at last purchase ({unit_name})",
-                    y_title="frequency: repeat purchases",
-                    colorbar_title=bar_title,
-                ),
-            )
-        )
+        matrix = matrix.rename(columns=lambda r: round(float(r), 1))
+        fig = clv_plots.matrix_figure(matrix, title=f"{title} (T = {T:.1f} {unit_name})", value_label=label)
+        fig.update_xaxes(title_text=f"recency: age at the last purchase ({unit_name})")
+        fig.update_yaxes(title_text="frequency: repeat purchases")
+        sec.charts.append(ChartView(f"chart-matrix-{key}", _styled(fig)))
     return sec
 
 
@@ -607,7 +600,32 @@ def churn_section(repo: Repository, run_id: str | None = None) -> Section:
     lift = latest_results(repo, "churn_lift", metrics.run_id)
     if lift is not None and len(lift.rows):
         sec.charts.append(lift_chart(lift.rows))
+    survival = latest_results(repo, "churn_survival", metrics.run_id)
+    if survival is not None and len(survival.rows):
+        sec.charts.append(survival_chart(survival.rows))
     return sec
+
+
+def survival_chart(rows: pd.DataFrame) -> ChartView:
+    """Kaplan-Meier curves (one per segment) as steps over days since the first purchase."""
+    fig = go.Figure()
+    for segment, g in rows.sort_values("time").groupby("segment", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=g["time"].tolist(),
+                y=g["survival"].tolist(),
+                name=str(segment),
+                mode="lines",
+                line_shape="hv",
+            )
+        )
+    fig = charts.style(
+        fig, "Customer survival (Kaplan-Meier)", "days since the first purchase", "share still active"
+    )
+    fig.update_yaxes(range=[0, 1.02])
+    return ChartView(
+        "chart-survival", fig, "A customer's lifetime ends at the last purchase before a horizon with none."
+    )
 
 
 def reliability_chart(rows: pd.DataFrame) -> ChartView:
