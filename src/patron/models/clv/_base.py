@@ -56,6 +56,21 @@ _COARSE_MIN_ROWS = 60_000
 _COARSE_STEPS = 100
 
 
+def by_value(x: np.ndarray, fn: Callable[[np.ndarray], Any]) -> Any:
+    """``fn(x)`` computed once per distinct value of ``x`` when x is sorted (as compressed data is, by frequency),
+    then repeated: special functions of the purchase count cost O(distinct counts), not O(customers)."""
+    x = np.asarray(x)
+    n = x.shape[0] if x.ndim else 0
+    if n < 64 or not np.all(x[1:] >= x[:-1]):
+        return fn(x)
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    counts = np.diff(np.append(starts, n))
+    out = fn(x[starts])
+    if isinstance(out, tuple):
+        return tuple(np.repeat(o, counts) for o in out)
+    return np.repeat(out, counts)
+
+
 def first_bad(mask: np.ndarray, ids: np.ndarray) -> Any:
     """The customer_id of the first row where ``mask`` is true."""
     return ids[int(np.flatnonzero(mask)[0])]
@@ -431,11 +446,35 @@ def _interval_frame(
 def compress(
     data: Mapping[str, np.ndarray], Z: np.ndarray, sample_weight: np.ndarray
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Collapse identical rows (data columns and covariates) into one row weighted by the summed sample weight."""
+    """Collapse identical rows (data columns and covariates) into one row weighted by the summed sample weight.
+
+    The output is sorted by the first data column (frequency for the purchase models). Each column is first
+    coded by a 1-D ``np.unique``, and the codes are combined into one integer key. This is about 20x faster than
+    ``np.unique(axis=0)``, which sorts rows as opaque byte strings.
+    """
     cols = list(data)
     M = np.column_stack([*(data[c] for c in cols), Z]) if len(cols) or Z.shape[1] else np.empty((0, 0))
     if len(M) == 0:
         return dict(data), Z, sample_weight
+    key = np.zeros(len(M), dtype=np.int64)
+    radix = 1
+    uniq_cols = []
+    for j in range(M.shape[1] - 1, -1, -1):  # last column least significant, so the first column sorts first
+        values, codes = np.unique(M[:, j], return_inverse=True)
+        uniq_cols.append(values)
+        if radix > (2**62) // max(len(values), 1):
+            break
+        key += codes.ravel().astype(np.int64) * radix
+        radix *= len(values)
+    else:
+        ukey, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        uniq = M[first]
+        w = np.bincount(inverse.ravel(), weights=sample_weight, minlength=len(ukey))
+        keep = w > 0
+        uniq, w = uniq[keep], w[keep]
+        out = {c: np.ascontiguousarray(uniq[:, j]) for j, c in enumerate(cols)}
+        return out, np.ascontiguousarray(uniq[:, len(cols) :]), w
+    # Too many distinct combinations for one int64 key: fall back to sorting whole rows.
     uniq, inverse = np.unique(M, axis=0, return_inverse=True)
     w = np.bincount(inverse.ravel(), weights=sample_weight, minlength=len(uniq))
     keep = w > 0
