@@ -56,6 +56,21 @@ _COARSE_MIN_ROWS = 60_000
 _COARSE_STEPS = 100
 
 
+def by_value(x: np.ndarray, fn: Callable[[np.ndarray], Any]) -> Any:
+    """``fn(x)`` computed once per distinct value of ``x`` when x is sorted (as compressed data is, by frequency),
+    then repeated: special functions of the purchase count cost O(distinct counts), not O(customers)."""
+    x = np.asarray(x)
+    n = x.shape[0] if x.ndim else 0
+    if n < 64 or not np.all(x[1:] >= x[:-1]):
+        return fn(x)
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    counts = np.diff(np.append(starts, n))
+    out = fn(x[starts])
+    if isinstance(out, tuple):
+        return tuple(np.repeat(o, counts) for o in out)
+    return np.repeat(out, counts)
+
+
 def first_bad(mask: np.ndarray, ids: np.ndarray) -> Any:
     """The customer_id of the first row where ``mask`` is true."""
     return ids[int(np.flatnonzero(mask)[0])]

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.linalg import eigh_tridiagonal
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
-from patron.models.clv._base import CLVModel
+from patron.models.clv._base import CLVModel, by_value
 from patron.models.clv._purchase import PurchaseModelMixin
 
 
@@ -48,13 +48,26 @@ def bgnbd_loglik_grad(r, alpha, a, b, x, t_x, T):
     lse = np.logaddexp(u1, u2)
     w2 = np.exp(u2 - lse)  # share of the "dropped out after the last purchase" term
     w1 = 1.0 - w2
-    ll = gammaln(rx) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b) + lse
-    d_r = digamma(rx) - digamma(r) + np.log(alpha) - w1 * l_T - w2 * l_tx
+    if np.ndim(r) == 0 and np.ndim(a) == 0 and np.ndim(b) == 0:
+        # Terms that depend on the customer only through x: computed once per distinct x.
+        cx, psi_rx, psi_bx, psi_abx = by_value(
+            x,
+            lambda u: (
+                gammaln(r + u) + betaln(a, b + u),
+                digamma(r + u),
+                digamma(b + u),
+                digamma(a + b + u),
+            ),
+        )
+    else:
+        cx = gammaln(rx) + betaln(a, b + x)
+        psi_rx, psi_bx, psi_abx = digamma(rx), digamma(b + x), digamma(a + b + x)
+    ll = cx - gammaln(r) + r * np.log(alpha) - betaln(a, b) + lse
+    d_r = psi_rx - digamma(r) + np.log(alpha) - w1 * l_T - w2 * l_tx
     d_alpha = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + t_x))
-    psi_abx = digamma(a + b + x)
     psi_ab = digamma(a + b)
     d_a = psi_ab - psi_abx + w2 / a
-    d_b = digamma(b + x) - psi_abx - digamma(b) + psi_ab - np.where(repeat, w2 / bx1, 0.0)
+    d_b = psi_bx - psi_abx - digamma(b) + psi_ab - np.where(repeat, w2 / bx1, 0.0)
     return ll, (d_r, d_alpha, d_a, d_b)
 
 

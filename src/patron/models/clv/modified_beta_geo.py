@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
-from patron.models.clv._base import CLVModel
+from patron.models.clv._base import CLVModel, by_value
 from patron.models.clv._purchase import PurchaseModelMixin
 from patron.models.clv.beta_geo import bgnbd_expected_new, bgnbd_expected_path, bgnbd_pmf_new
 
@@ -38,13 +38,25 @@ def mbgnbd_loglik_grad(r, alpha, a, b, x, t_x, T):
     lse = np.logaddexp(u1, u2)
     w2 = np.exp(u2 - lse)
     w1 = 1.0 - w2
-    ll = gammaln(rx) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + 1.0) - betaln(a, b) + lse
-    d_r = digamma(rx) - digamma(r) + np.log(alpha) - w1 * l_T - w2 * l_tx
+    if np.ndim(r) == 0 and np.ndim(a) == 0 and np.ndim(b) == 0:
+        cx, psi_rx, psi_bx, psi_abx = by_value(
+            x,
+            lambda u: (
+                gammaln(r + u) + betaln(a, b + u + 1.0),
+                digamma(r + u),
+                digamma(b + u + 1.0),
+                digamma(a + b + u + 1.0),
+            ),
+        )
+    else:
+        cx = gammaln(rx) + betaln(a, b + x + 1.0)
+        psi_rx, psi_bx, psi_abx = digamma(rx), digamma(b + x + 1.0), digamma(a + b + x + 1.0)
+    ll = cx - gammaln(r) + r * np.log(alpha) - betaln(a, b) + lse
+    d_r = psi_rx - digamma(r) + np.log(alpha) - w1 * l_T - w2 * l_tx
     d_alpha = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + t_x))
     psi_ab = digamma(a + b)
-    psi_abx = digamma(a + b + x + 1.0)
     d_a = psi_ab - psi_abx + w2 / a
-    d_b = digamma(b + x + 1.0) - psi_abx - digamma(b) + psi_ab - w2 / (b + x)
+    d_b = psi_bx - psi_abx - digamma(b) + psi_ab - w2 / (b + x)
     return ll, (d_r, d_alpha, d_a, d_b)
 
 
