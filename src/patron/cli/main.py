@@ -24,7 +24,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export",
     "churn",
     "classify",
+    "report",
     "runs",
+    "keys",
+    "serve",
 )
 
 app = typer.Typer(

@@ -1,0 +1,102 @@
+"""Dependencies: a repository per request (from a small pool) and the API-key check with scopes."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from patron.services.keys import ApiKey, verify_key
+from patron.storage import Repository, open_repository
+
+
+class RepositoryPool:
+    """Open repositories shared by request threads: one request uses one repository at a time.
+
+    A DuckDB file opened several times in one process shares one database, and a PostgreSQL repository is one
+    connection, so each request gets its own connection and transactions never interleave.
+    """
+
+    def __init__(self, url: str, size: int = 8) -> None:
+        self.url = url
+        self._idle: queue.LifoQueue[Repository] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+
+    def acquire(self) -> Repository:
+        self._slots.acquire()
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            try:
+                return open_repository(self.url)
+            except BaseException:
+                self._slots.release()
+                raise
+
+    def release(self, repo: Repository, *, broken: bool = False) -> None:
+        if broken:
+            repo.close()
+        else:
+            self._idle.put(repo)
+        self._slots.release()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def get_repo(request: Request) -> Iterator[Repository]:
+    pool: RepositoryPool = request.app.state.pool
+    repo = pool.acquire()
+    broken = False
+    try:
+        yield repo
+    except BaseException:
+        broken = True  # the connection may be mid-transaction: do not hand it to the next request
+        raise
+    finally:
+        pool.release(repo, broken=broken)
+
+
+Repo = Annotated[Repository, Depends(get_repo)]
+
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`patron keys create`)")
+_bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token")
+
+
+def _authenticate(
+    repo: Repo,
+    header: Annotated[str | None, Security(_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> ApiKey:
+    token = header or (bearer.credentials if bearer else None)
+    if not token:
+        raise HTTPException(
+            401,
+            "an API key is required: send it in the X-API-Key header or as Authorization: Bearer",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key = verify_key(repo, token)
+    if key is None:
+        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+def require(scope: str):
+    """A dependency granting access to keys with ``scope`` (or ``admin``)."""
+
+    def check(key: Annotated[ApiKey, Depends(_authenticate)]) -> ApiKey:
+        if not key.allows(scope):
+            raise HTTPException(
+                403, f"this API key lacks the {scope!r} scope (it has: {', '.join(key.scopes)})"
+            )
+        return key
+
+    return check

@@ -1,0 +1,1 @@
+"""Route modules: thin, each calls one service."""
