@@ -43,7 +43,8 @@ def test_segment_export_downloads_every_member(
 ) -> None:
     with DuckDBRepository(browser_store, read_only=True) as repo:
         assignments = repo.read_results("segment_assignments", kind="segment")
-    label = "1"
+        profiles = repo.read_results("segment_profiles", kind="segment")
+    label = str(profiles.sort_values("size").iloc[-1]["segment"])
     _visit(page, dashboard_url + f"segments/model/{label}", artifacts, "segment")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download members (CSV)").click()
@@ -51,7 +52,7 @@ def test_segment_export_downloads_every_member(
     saved = artifacts / download.suggested_filename
     download.save_as(saved)
     frame = pd.read_csv(saved, dtype={"customer_id": str})
-    assert len(frame) == int((assignments["segment"] == label).sum())
+    assert len(frame) == int((assignments["segment"].astype(str) == label).sum())
 
 
 def test_customer_page_shows_its_reasons(

@@ -36,10 +36,12 @@ def test_overview_shows_the_store(client: TestClient, dashboard_store: Path) -> 
 def test_segment_page_and_export(client: TestClient, dashboard_store: Path) -> None:
     with DuckDBRepository(dashboard_store, read_only=True) as repo:
         assignments = repo.read_results("segment_assignments", kind="segment")
-    label = "2"
-    expected = assignments[assignments["segment"] == label]
+        profiles = repo.read_results("segment_profiles", kind="segment")
+    biggest = profiles.sort_values("size").iloc[-1]
+    label = str(biggest["segment"])
+    expected = assignments[assignments["segment"].astype(str) == label]
     page = client.get(f"/dashboard/segments/model/{label}")
-    assert page.status_code == 200 and "Big spenders" in page.text
+    assert page.status_code == 200 and str(biggest["name"]) in page.text
     assert f"segments/model/{label}/members.csv" in page.text
     r = client.get(f"/dashboard/segments/model/{label}/members.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")

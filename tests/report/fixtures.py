@@ -1,23 +1,25 @@
-"""TEST FIXTURES: a store holding every table the report and the dashboard read.
+"""A store holding every table the report and the dashboard read, made by the real producers.
 
-The ingest and summary tables come from the real services on a slice of the bundled Online Retail sample. The
-model result tables (clv_*, segment_*, churn_*) are written here, with exactly the producers' column names, from
-simple closed forms computed in the test (not from Patron's models, which other branches provide), so every
-rendering path is exercised before those producers land. Replace them with the real producers when they merge.
+On a slice of the bundled Online Retail sample: ingest and summaries (services), segments
+(``services.segmentation.segment``, RFM per quarter, so there are transitions), churn (``services.churn``: a fit
+and two scoring runs, so scores have a history). The CLV tables (``clv_parameters``, ``clv_model_comparison``,
+``clv_scores``) are written here from Patron's real BG/NBD, MBG/NBD and Gamma-Gamma models with the clv branch's
+column names, because no CLV service exists yet; replace :func:`write_clv_tables` with it when it lands.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from patron.data import sample_path
-from patron.errors import InputError
+from patron.models.clv import evaluation as clv_eval
+from patron.models.clv.beta_geo import BetaGeoModel
+from patron.models.clv.gamma_gamma import GammaGammaModel
+from patron.models.clv.modified_beta_geo import ModifiedBetaGeoModel
+from patron.services import churn, segmentation
 from patron.services.ingest import ingest
 from patron.services.summary import build_summaries
 from patron.storage import DuckDBRepository, Repository
@@ -25,39 +27,6 @@ from patron.storage import DuckDBRepository, Repository
 CUSTOMERS = 300  # customers of the sample kept (all their lines): enough for every chart, quick to ingest
 CALIBRATION_END = "2011-09-09"
 HORIZON = 52.0  # weeks
-
-
-class NBDFixtureModel:
-    """Test fixture: a gamma-Poisson purchase model with fixed (r, alpha) and a heuristic P(alive).
-
-    E[X(t) | x, T] = t (r + x) / (alpha + T) (the NBD posterior mean rate; Ehrenberg 1959), E[X(t)] = r t / alpha
-    for a new customer, and
-    P(alive) = ((alpha + t_x) / (alpha + T)) ** (r + x), which falls with the time since the last purchase.
-    """
-
-    def __init__(self, r: float = 0.5, alpha: float = 5.0) -> None:
-        self.r = r
-        self.alpha = alpha
-
-    @staticmethod
-    def _check(X: pd.DataFrame) -> None:
-        # the input contract of patron.models.clv: no repeat purchase means recency 0
-        bad = (X["frequency"] == 0) & (X["recency"] != 0)
-        if bad.any():
-            raise InputError(f"recency 0 for a customer with frequency 0 expected ({int(bad.sum())} rows)")
-
-    def expected_purchases(self, X: pd.DataFrame, t: float) -> pd.Series:
-        self._check(X)
-        rate = (self.r + X["frequency"].to_numpy(float)) / (self.alpha + X["T"].to_numpy(float))
-        return pd.Series(rate * t, index=X.index)
-
-    def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray:
-        return self.r * np.asarray(t, dtype=float) / self.alpha
-
-    def probability_alive(self, X: pd.DataFrame) -> pd.Series:
-        self._check(X)
-        f, rec, T = (X[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-        return pd.Series(((self.alpha + rec) / (self.alpha + T)) ** (self.r + f), index=X.index)
 
 
 def sample_lines(customers: int = CUSTOMERS) -> pd.DataFrame:
@@ -92,171 +61,62 @@ def build_store(path: Path, *, with_models: bool = True) -> Path:
 
 
 def write_model_tables(repo: Repository) -> None:
+    """Every model table: CLV (real models, written here), segments and churn (their services)."""
+    write_clv_tables(repo)
+    segmentation.segment(repo, method="rfm", period="quarter")
+    churn.fit_churn(repo, cutoff=CALIBRATION_END, folds=3)
+    churn.score_churn(repo, as_of="2011-11-09")  # an earlier scoring, so scores have a history
+    churn.score_churn(repo)
+
+
+def write_clv_tables(repo: Repository) -> None:
+    """clv_fit (parameters, comparison, models "purchase" and "spend") and clv_score runs from the real models."""
+    calibration = clv_eval.calibration_summary(repo.read_table("btyd_calibration"))
+    candidates = {
+        "bg_nbd": BetaGeoModel().fit(calibration),
+        "mbg_nbd": ModifiedBetaGeoModel().fit(calibration),
+    }
+    purchase = candidates["bg_nbd"]
     summary = repo.read_table("btyd_summary")
     summary["customer_id"] = summary["customer_id"].astype(str)
     X = summary.set_index("customer_id")
-    model = NBDFixtureModel()
-    with repo.run("clv_fit", {"fixture": True}) as run:
-        run.write(
-            "clv_parameters",
-            pd.DataFrame(
-                {
-                    "model": ["purchase", "purchase", "spend", "spend", "spend"],
-                    "parameter": ["r", "alpha", "p", "q", "gamma"],
-                    "estimate": [0.5, 5.0, 6.25, 3.74, 15.44],
-                    "se": [0.05, 0.6, 0.8, 0.3, 2.1],
-                }
-            ).assign(
-                lower_95=lambda d: d.estimate - 1.96 * d.se, upper_95=lambda d: d.estimate + 1.96 * d.se
-            ),
-        )
+    spend = GammaGammaModel().fit(X.loc[X["frequency"] > 0, ["frequency", "monetary_value"]])
+    with repo.run("clv_fit", {"purchase": "bg_nbd", "spend": "gamma_gamma"}) as run:
+        frames = []
+        for name, model in (("purchase", purchase), ("spend", spend)):
+            frame = model.summary_.reset_index()
+            frame.insert(0, "model", name)
+            frames.append(frame[["model", "parameter", "estimate", "se", "lower_95", "upper_95"]])
+        run.write("clv_parameters", pd.concat(frames, ignore_index=True))
         run.write(
             "clv_model_comparison",
             pd.DataFrame(
-                {"model": ["nbd", "bg_nbd"], "log_likelihood": [-1234.5, -1200.1], "aic": [2473.0, 2408.2]}
+                {
+                    "model": list(candidates),
+                    "log_likelihood": [m.log_likelihood_ for m in candidates.values()],
+                    "aic": [m.aic_ for m in candidates.values()],
+                    "bic": [m.bic_ for m in candidates.values()],
+                }
             ),
         )
-        run.save_model("purchase", model)
-    alive = model.probability_alive(X)
-    purchases = model.expected_purchases(X, HORIZON)
-    spend = X["monetary_value"].where(X["monetary_value"] > 0, X["monetary_value"].mean())
-    clv = purchases * spend
-    with repo.run("clv_score", {"fixture": True}) as run:
+        run.save_model("purchase", purchase)
+        run.save_model("spend", spend)
+    history = X[["frequency", "recency", "T"]]
+    value = spend.customer_lifetime_value(
+        purchase, X, horizon=12, time_unit_per_period=4.345, level=[80], n_draws=100
+    )
+    with repo.run("clv_score", {"horizon_months": 12}) as run:
         run.write(
             "clv_scores",
             pd.DataFrame(
                 {
                     "customer_id": X.index,
-                    "probability_alive": alive.to_numpy(),
-                    "expected_purchases": purchases.to_numpy(),
-                    "expected_spend": spend.to_numpy(),
-                    "clv": clv.to_numpy(),
-                    "clv_lo_80": 0.6 * clv.to_numpy(),
-                    "clv_hi_80": 1.5 * clv.to_numpy(),
+                    "probability_alive": purchase.probability_alive(history).to_numpy(),
+                    "expected_purchases": purchase.expected_purchases(history, HORIZON).to_numpy(),
+                    "expected_spend": spend.expected_spend(X[["frequency", "monetary_value"]]).to_numpy(),
+                    "clv": value["clv"].to_numpy(),
+                    "clv_lo_80": value["clv-lo-80"].to_numpy(),
+                    "clv_hi_80": value["clv-hi-80"].to_numpy(),
                 }
             ),
-        )
-    # segments: terciles of spend now and of frequency before, so there are transitions
-    now = pd.qcut(X["monetary_value"].rank(method="first"), 3, labels=["0", "1", "2"]).astype(str)
-    before = pd.qcut(X["frequency"].rank(method="first"), 3, labels=["0", "1", "2"]).astype(str)
-    names = {"0": "Light spenders", "1": "Regulars", "2": "Big spenders"}
-    with repo.run("segment", {"fixture": True}) as run:
-        run.write(
-            "segment_assignments",
-            pd.DataFrame({"customer_id": X.index, "segment": now.to_numpy(), "strength": 1.0}),
-        )
-        sizes = now.value_counts()
-        run.write(
-            "segment_profiles",
-            pd.DataFrame(
-                {
-                    "segment": sizes.index,
-                    "name": [names[s] for s in sizes.index],
-                    "size": sizes.to_numpy(),
-                    "share": (sizes / sizes.sum()).to_numpy(),
-                    "description": [f"{names[s]}: spend tercile {s}" for s in sizes.index],
-                }
-            ),
-        )
-        moves = pd.crosstab(before, now).stack().rename("customers").reset_index()
-        moves.columns = ["from_segment", "to_segment", "customers"]
-        run.write("segment_transitions", moves.assign(from_period="2011-Q2", to_period="2011-Q3"))
-    # churn: risk from the calibration period, label = no purchase in the holdout
-    cal = repo.read_table("btyd_calibration")
-    cal["customer_id"] = cal["customer_id"].astype(str)
-    gap = (cal["T_cal"] - cal["recency_cal"]).to_numpy(float)
-    prob = 1 / (1 + np.exp(-(gap / 8.0 - 1.5 + 0.3 * (cal["frequency_cal"].to_numpy(float) == 0))))
-    label = (cal["frequency_holdout"].to_numpy(float) == 0).astype(int)
-    observed, predicted = calibration_curve(label, prob, n_bins=8, strategy="quantile")
-    decile = pd.qcut(pd.Series(-prob).rank(method="first"), 10, labels=False) + 1
-    by_decile = pd.DataFrame({"decile": decile, "y": label}).groupby("decile")["y"].agg(["mean", "size"])
-    with repo.run("churn_fit", {"fixture": True}) as run:
-        run.write(
-            "churn_metrics",
-            pd.DataFrame(
-                {
-                    "model": "lightgbm",
-                    "metric": ["roc_auc", "brier", "base_rate"],
-                    "value": [roc_auc_score(label, prob), brier_score_loss(label, prob), label.mean()],
-                }
-            ),
-        )
-        run.write(
-            "churn_reliability",
-            pd.DataFrame(
-                {
-                    "model": "lightgbm",
-                    "bin": np.arange(len(observed)),
-                    "mean_predicted": predicted,
-                    "fraction_positive": observed,
-                    "count": len(label) // len(observed),
-                }
-            ),
-        )
-        km = [
-            (tier, t, float(np.exp(-t / scale)), 100, 1)
-            for tier, scale in (("1 order", 120.0), ("2+ orders", 400.0))
-            for t in range(0, 361, 30)
-        ]
-        run.write(
-            "churn_survival", pd.DataFrame(km, columns=["segment", "time", "survival", "at_risk", "events"])
-        )
-        run.write(
-            "churn_lift",
-            pd.DataFrame(
-                {
-                    "decile": by_decile.index.astype(int),
-                    "customers": by_decile["size"].to_numpy(),
-                    "churn_rate": by_decile["mean"].to_numpy(),
-                    "lift": (by_decile["mean"] / label.mean()).to_numpy(),
-                }
-            ),
-        )
-    features = np.array(["days_since_last_purchase", "orders", "mean_spend"])
-    contrib = np.c_[
-        gap / 10.0,
-        -cal["frequency_cal"].to_numpy(float) / 3,
-        -cal["monetary_value_cal"].to_numpy(float) / 500,
-    ]
-    order = np.argsort(-np.abs(contrib), axis=1)
-    rows = []
-    for i, cid in enumerate(cal["customer_id"]):
-        for rank, j in enumerate(order[i], start=1):
-            c = float(contrib[i, j])
-            rows.append(
-                (
-                    cid,
-                    rank,
-                    features[j],
-                    c,
-                    f"{features[j].replace('_', ' ')} {'raises' if c > 0 else 'lowers'} the risk",
-                )
-            )
-    with repo.run("churn_score", {"fixture": True, "as_of": "2011-11-09"}) as run:  # an earlier scoring
-        run.write(
-            "churn_scores",
-            pd.DataFrame(
-                {
-                    "customer_id": cal["customer_id"],
-                    "probability": 0.8 * prob,
-                    "model_version": "fixture",
-                    "scored_at": pd.Timestamp("2011-11-09"),
-                }
-            ),
-        )
-    with repo.run("churn_score", {"fixture": True}) as run:
-        run.write(
-            "churn_scores",
-            pd.DataFrame(
-                {
-                    "customer_id": cal["customer_id"],
-                    "probability": prob,
-                    "model_version": "fixture",
-                    "scored_at": pd.Timestamp("2011-12-09"),
-                }
-            ),
-        )
-        run.write(
-            "churn_reasons",
-            pd.DataFrame(rows, columns=["customer_id", "rank", "feature", "contribution", "reason"]),
         )

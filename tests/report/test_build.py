@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from patron.plots.report import plotly_js
 from patron.report import build_report
-from patron.report.sections import all_sections, top_reasons
+from patron.report.sections import all_sections, fmt_num, top_reasons
 from patron.services.ingest import ingest
 from tests.report.fixtures import sample_lines
 
@@ -59,8 +59,14 @@ def test_sections_show_the_stored_numbers(full_repo) -> None:
     assert "missing customer id" in rules and "kept" in rules
     # parameters with their intervals
     params = sections["clv-fit"].tables[0]
-    r_row = next(row for row in params.rows if row[1] == "r")
-    assert r_row[2] == "0.500" and r_row[4] == f"[{0.5 - 1.96 * 0.05:.3f}, {0.5 + 1.96 * 0.05:.3f}]"
+    stored = full_repo.read_results("clv_parameters", kind="clv_fit").set_index(["model", "parameter"])
+    r = stored.loc[("purchase", "r")]
+    r_row = next(row for row in params.rows if row[:2] == ["purchase", "r"])
+    assert r_row[2:] == [
+        fmt_num(r["estimate"]),
+        fmt_num(r["se"]),
+        f"[{fmt_num(r['lower_95'])}, {fmt_num(r['upper_95'])}]",
+    ]
     # top customers sorted by CLV, as many as asked
     scores = full_repo.read_results("clv_scores", kind="clv_score")
     top = sections["clv-scores"].tables[0]
@@ -69,7 +75,9 @@ def test_sections_show_the_stored_numbers(full_repo) -> None:
     # the transition matrix adds up to the customers who moved
     fig = next(c for c in sections["segments"].charts if c.id == "chart-segment-transitions").figure
     moves = full_repo.read_results("segment_transitions", kind="segment")
-    assert sum(map(sum, fig.data[0].z)) == moves["customers"].sum()
+    last = moves.sort_values(["to_period", "from_period"]).iloc[-1]
+    pair = moves[(moves["from_period"] == last["from_period"]) & (moves["to_period"] == last["to_period"])]
+    assert sum(map(sum, fig.data[0].z)) == pair["customers"].sum()
 
 
 def test_tracking_counts_repeat_purchase_days(full_repo) -> None:
@@ -173,12 +181,12 @@ def test_fit_checks_that_cannot_be_drawn_become_notes(repo, tmp_path: Path) -> N
 
 
 def test_tracking_expectation_is_the_cohort_sum(full_repo) -> None:
-    """With E[X(t)] = r t / alpha, the expected cumulative line at the last period is r / alpha times the cohort's
-    total exposure: days from each first purchase to the last day observed, in weeks (the convention of
-    patron.models.clv.evaluation.tracking)."""
-    from tests.report.fixtures import CALIBRATION_END, NBDFixtureModel
+    """The expected cumulative line at the last period is the sum over the cohort of E[X(t_i)], t_i the weeks
+    from each first purchase to the last day observed (evaluation.tracking's exposure), computed here customer
+    by customer with the stored model's E[X(t)]."""
+    from tests.report.fixtures import CALIBRATION_END
 
-    model = NBDFixtureModel()
+    model = full_repo.load_model("purchase", kind="clv_fit")
     sections = {s.key: s for s in all_sections(full_repo)}
     fig = next(c for c in sections["clv-fit"].charts if c.id == "chart-tracking").figure
     expected = fig.data[1].y
@@ -189,5 +197,5 @@ def test_tracking_expectation_is_the_cohort_sum(full_repo) -> None:
     last = pd.Timestamp(
         full_repo.query('SELECT MAX(CAST("timestamp" AS DATE)) AS d FROM transactions')["d"][0]
     )
-    exposure_weeks = ((last - cohort).dt.days / 7).sum()
-    assert expected[-1] == pytest.approx(model.r / model.alpha * exposure_weeks, rel=1e-9)
+    total = sum(model.expected_purchases_new_customer(float((last - f).days / 7)) for f in cohort)
+    assert expected[-1] == pytest.approx(total, rel=1e-9)
