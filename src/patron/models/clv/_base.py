@@ -263,6 +263,8 @@ class CLVModel(BaseEstimator):
             # polish on the exact data with Newton steps that reuse the coarse Hessian (it differs by well under 1%,
             # so each step gains ~2 digits): a handful of full-data gradients instead of dozens.
             rdata, rZ, rw = compress(self._coarsen(cdata), cZ, w)
+            big = len(rw) * 4 <= len(w)  # only worth it if the grid shrinks the data well
+        if big:
             best = self._optimise(lambda th: self._neg_ll(th, rdata, rZ, rw, scale), len(covs), rdata, rw)
             H = _hessian(lambda th: self._neg_ll(th, rdata, rZ, rw, scale), best.x)
             best = _newton_polish(fun, best, H)
