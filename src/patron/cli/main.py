@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "relate",
     "export",
+    "report",
     "runs",
     "keys",
     "serve",

@@ -35,7 +35,8 @@ Step = tuple[str, Callable[[], Any]]
 def demo_steps(repo: Repository, out_dir: Path, result: DemoResult) -> list[Step]:
     """The demo as named steps (so the CLI can draw a progress bar over them)."""
     from patron.data import sample_path
-    from patron.services import summary
+    from patron.report import build_report
+    from patron.services import churn, segmentation, summary
     from patron.services.ingest import ingest
 
     def _ingest() -> None:
@@ -48,9 +49,25 @@ def demo_steps(repo: Repository, out_dir: Path, result: DemoResult) -> list[Step
         result.run_ids["summary"] = summary.build_summaries(repo, time_unit="W", calibration_end=CUTOFF)
         result.outputs["customer summaries"] = "tables btyd_summary, btyd_calibration, rfm, behaviour"
 
+    def _segment() -> None:
+        result.run_ids["segment"] = segmentation.segment(repo, method="hdbscan", period="quarter")
+        result.outputs["segments"] = "tables segment_assignments, segment_profiles, segment_transitions"
+
+    def _churn() -> None:
+        result.run_ids["churn_fit"] = churn.fit_churn(repo, cutoff=CUTOFF, horizon_days=CHURN_HORIZON_DAYS)
+        result.run_ids["churn_score"] = churn.score_churn(repo)
+        result.outputs["churn scores and reasons"] = "tables churn_scores, churn_reasons"
+
+    def _report() -> None:
+        path = build_report(repo, out_dir / "report.html")
+        result.outputs["report"] = str(path.resolve())
+
     return [
         ("Ingest and clean the sample", _ingest),
         ("Build customer summaries (SQL)", _summary),
+        ("Segment customers (HDBSCAN, by quarter)", _segment),
+        ("Fit calibrated churn model, score and explain", _churn),
+        ("Write the HTML report", _report),
     ]
 
 
