@@ -142,9 +142,18 @@ async def _load(url: str, token: str, rate: float, duration: float, summary: pd.
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             latencies[i] = time.perf_counter() - due
 
-        await asyncio.gather(*(one(i) for i in range(n)))
+        tasks = [asyncio.create_task(one(i)) for i in range(n)]
+        # A server that cannot keep up would make this wait for the whole backlog: stop at duration + 15 s and
+        # count what is still pending as errors.
+        _, pending = await asyncio.wait(tasks, timeout=duration + 15)
+        for task in pending:
+            task.cancel()
+        if pending:
+            errors["unfinished at duration + 15 s"] = len(pending)
         elapsed = time.perf_counter() - start
     ms = latencies * 1000
+    if np.isnan(ms).all():
+        ms = np.array([np.inf])
     return {
         "requests": n,
         "achieved_rate": n / elapsed,

@@ -90,3 +90,40 @@ def test_a_newer_fit_is_picked_up(scoring) -> None:
     one = {"customers": [{"frequency": 0, "recency": 0, "T": 30}]}
     r = client.post("/score", json=one, headers=headers)
     assert r.status_code == 200 and r.json()["clv_run_id"] == newer
+
+
+@pytest.mark.slow
+def test_churn_features_add_the_churn_models_answer(tmp_path) -> None:
+    """With a churn_fit run stored, a customer sent with features also gets the churn service's probability and
+    reasons, equal to calling the service directly."""
+    from patron.data import sample_path
+    from patron.services.churn import churn_features_at, fit_churn, score_customer
+    from patron.services.ingest import ingest
+    from patron.services.summary import build_summaries
+
+    url = str(tmp_path / "churn.duckdb")
+    with open_repository(url) as repo:
+        ingest(repo, sample_path())
+        build_summaries(repo, time_unit="W")
+        summary = repo.read_table("btyd_summary").set_index("customer_id").astype(float)
+        _fit(repo, summary)
+        fit_churn(repo, folds=2)
+        model = repo.load_model("churn", kind="churn_fit")
+        features = churn_features_at(repo, model)
+        _, token = create_key(repo, ["score"])
+    row = features.iloc[0]
+    cid = str(row["customer_id"]) if "customer_id" in row else str(row.name)
+    numeric = {
+        k: (None if pd.isna(v) else float(v))
+        for k, v in row.items()
+        if k != "customer_id" and np.isscalar(v) and isinstance(v, int | float | np.number)
+    }
+    expected = score_customer(model, {"customer_id": cid, **numeric})
+    body = {"customers": [{"customer_id": cid, "frequency": 0, "recency": 0, "T": 10, "features": numeric}]}
+    with TestClient(create_app(Settings(store=url))) as client:
+        r = client.post("/score", json=body, headers={"X-API-Key": token})
+    assert r.status_code == 200, r.text
+    churn = r.json()["scores"][0]["churn"]
+    assert churn["probability"] == pytest.approx(expected["probability"], rel=1e-12)
+    assert churn["model_version"] == expected["model_version"]
+    assert [x["feature"] for x in churn["reasons"]] == [x["feature"] for x in expected["reasons"]]
