@@ -195,7 +195,7 @@ def test_profile_reports_mean_clv_of_members(store) -> None:
     define_segment(repo, "top", {"where": {"$top": {"revenue": 0.1}}})
     ids = members(repo, "top")["customer_id"]
     scores = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(300)], "clv": np.arange(300.0)})
-    with repo.run("clv", {}) as run:
+    with repo.run("clv_score", {}) as run:
         run.write("clv_scores", scores)
     prof = profile(repo, "top")
     assert prof.mean_clv == pytest.approx(scores.set_index("customer_id").loc[ids, "clv"].mean())
