@@ -195,8 +195,25 @@ def test_profile_reports_mean_clv_of_members(store) -> None:
     define_segment(repo, "top", {"where": {"$top": {"revenue": 0.1}}})
     ids = members(repo, "top")["customer_id"]
     scores = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(300)], "clv": np.arange(300.0)})
-    with repo.run("clv", {}) as run:
+    with repo.run("clv_score", {}) as run:
         run.write("clv_scores", scores)
     prof = profile(repo, "top")
     assert prof.mean_clv == pytest.approx(scores.set_index("customer_id").loc[ids, "clv"].mean())
     assert f"mean CLV {prof.mean_clv:,.2f}" in prof.description
+
+
+def test_profile_falls_back_to_products_when_there_are_no_categories(tmp_path) -> None:
+    """Online Retail has no categories: the profile compares members by product instead of failing."""
+    from patron.data import sample_path
+    from patron.services.ingest import ingest
+    from patron.storage import open_repository
+
+    repo = open_repository(str(tmp_path / "retail.duckdb"))
+    try:
+        ingest(repo, sample_path())
+        define_segment(repo, "frequent", {"where": {"orders": {"$gte": 5}}})
+        prof = profile(repo, "frequent")
+        assert prof.size > 0
+        assert len(prof.distinguishing) and prof.distinguishing["item"].str.startswith("product=").all()
+    finally:
+        repo.close()

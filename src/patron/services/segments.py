@@ -256,7 +256,11 @@ def _mean_clv(repo: Repository, ids: pd.Series) -> float | None:
 
 
 def _profile_dimensions(repo: Repository) -> list[str]:
-    dims = ["category"]
+    # Categories describe a segment best; data without them (Online Retail, CDNOW) falls back to products.
+    has_category = repo.query(
+        f"SELECT COUNT(*) AS n FROM {quote_identifier(TRANSACTIONS)} WHERE category IS NOT NULL"
+    ).iloc[0, 0]
+    dims = ["category" if has_category else "product"]
     if repo.has_table(CUSTOMER_ATTRIBUTES):
         for col in repo.table_columns(CUSTOMER_ATTRIBUTES):
             if col == "customer_id":
