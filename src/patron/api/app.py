@@ -9,10 +9,11 @@ from fastapi import FastAPI
 
 from patron import __version__
 from patron.api import errors
-from patron.api.deps import RepositoryPool
+from patron.api.deps import RepositoryPool, dashboard_guard, get_repo
 from patron.api.limits import BodySizeLimit
-from patron.api.routes import customers, health, queries, runs, scoring, segments
+from patron.api.routes import customers, dashboard_login, health, queries, runs, scoring, segments
 from patron.config import Settings, get_settings
+from patron.dashboard import create_router
 from patron.services.scoring import ModelCache
 
 DESCRIPTION = """
@@ -51,8 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(queries.router)
     app.include_router(customers.router)
     app.include_router(scoring.router)
-    # The web dashboard (patron.dashboard, branch viz) is mounted here when it is merged, e.g.
-    #     from patron.dashboard import create_router
-    #     app.include_router(create_router(...), prefix="/dashboard")
-    # wired explicitly by the lead at merge (no try/except ImportError: a missing dashboard should fail loudly).
+    # The read-only web dashboard, same app and same keys; its login page sets a cookie only its pages accept.
+    app.include_router(dashboard_login.router)
+    app.include_router(create_router(get_repo, guard=dashboard_guard))
     return app

@@ -6,9 +6,10 @@ import queue
 import threading
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from patron.errors import PatronError
 from patron.services.keys import ApiKey, verify_key
@@ -103,3 +104,35 @@ def require(scope: str):
         return key
 
     return check
+
+
+# --- the dashboard: browsers cannot send a header when following a link, so it also takes the key from a cookie ---
+DASHBOARD_COOKIE = "patron_api_key"
+DASHBOARD_LOGIN = "/dashboard/login"
+_cookie = APIKeyCookie(
+    name=DASHBOARD_COOKIE, auto_error=False, description="The API key, set by the login page"
+)
+
+
+def dashboard_guard(
+    request: Request,
+    repo: Repo,
+    header: Annotated[str | None, Security(_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    cookie: Annotated[str | None, Security(_cookie)] = None,
+) -> ApiKey:
+    """A read key from the header, a bearer token or the login cookie; else a redirect to the login page.
+
+    Only the dashboard's read-only GET pages accept the cookie: the JSON API never does, so a page on another
+    site cannot make a signed-in browser call it (no CSRF surface), and the cookie is SameSite=Strict anyway.
+    """
+    token = header or (bearer.credentials if bearer else None) or cookie
+    key = verify_key(repo, token) if token else None
+    if key is None or not key.allows("read"):
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+        raise HTTPException(
+            303,
+            "sign in with an API key that has the read scope",
+            headers={"Location": f"{DASHBOARD_LOGIN}?next={target}"},
+        )
+    return key
