@@ -12,7 +12,7 @@ Every tool fits in its own child process, so each has its own peak memory:
 
 * Patron runs in this interpreter. The timed part is ``Model().fit(frame)`` on a pandas frame; it includes input
   validation and row compression. The peak memory of the fit is measured by tracemalloc (numpy allocations are
-  traced), and the child's total max RSS is shown as well.
+  traced), and the child's total peak RSS (VmHWM, which a fork does not inherit, unlike ru_maxrss) is shown as well.
 * lifetimes runs from ``LIFETIMES_PYTHON`` (default ``/work/bench-lifetimes/bin/python``: lifetimes 0.11.3
   needs numpy<2 and pandas<2). The timed part is ``BetaGeoFitter().fit(frequency, recency, T)`` (or
   ``ParetoNBDFitter``).
@@ -58,7 +58,13 @@ def _shared_data() -> Path:
 
 
 PATRON_CHILD = r"""
-import json, resource, sys, time, tracemalloc
+def _hwm():
+    # VmHWM: peak RSS of this process image. ru_maxrss would include the parent's RSS inherited at fork.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+import json, sys, time, tracemalloc
 import numpy as np, pandas as pd
 from patron.models.clv import BetaGeoModel, ParetoNBDModel
 d = np.load(sys.argv[2])
@@ -71,12 +77,18 @@ m = cls().fit(frame)
 dt = time.perf_counter() - t0
 peak = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
-print(json.dumps({"time": dt, "peak_mb": peak / 2**20, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"time": dt, "peak_mb": peak / 2**20, "rss_mb": _hwm(),
                   "params": list(map(float, m.params_)), "converged": bool(m.converged_), "rows": int(m.n_unique_rows_)}))
 """
 
 LIFETIMES_CHILD = r"""
-import json, resource, sys, time
+def _hwm():
+    # VmHWM: peak RSS of this process image. ru_maxrss would include the parent's RSS inherited at fork.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+import json, sys, time
 import numpy as np
 from lifetimes import BetaGeoFitter, ParetoNBDFitter
 d = np.load(sys.argv[2])
@@ -85,12 +97,18 @@ names = {"bgnbd": ["r", "alpha", "a", "b"], "pareto_nbd": ["r", "alpha", "s", "b
 t0 = time.perf_counter()
 f = cls().fit(d["x"], d["t_x"], d["T"])
 dt = time.perf_counter() - t0
-print(json.dumps({"time": dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"time": dt, "rss_mb": _hwm(),
                   "params": [float(f.params_[k]) for k in names]}))
 """
 
 PYMC_CHILD = r"""
-import json, resource, sys, time
+def _hwm():
+    # VmHWM: peak RSS of this process image. ru_maxrss would include the parent's RSS inherited at fork.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+import json, sys, time
 import numpy as np, pandas as pd
 from pymc_marketing.clv import BetaGeoModel, ParetoNBDModel
 d = np.load(sys.argv[2])
@@ -105,7 +123,7 @@ except TypeError:
     m.fit(fit_method="map")
 dt = time.perf_counter() - t0
 post = m.idata.posterior
-print(json.dumps({"time": dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"time": dt, "rss_mb": _hwm(),
                   "params": [float(post[k].values.ravel()[0]) for k in names]}))
 """
 

@@ -102,6 +102,7 @@ def fit_clv(
                 "log_likelihood": purchase.log_likelihood_,
                 "spend_log_likelihood": spend.log_likelihood_,
                 "converged": bool(purchase.converged_ and spend.converged_),
+                "at_boundary": list(purchase.at_boundary_) + [f"spend:{n}" for n in spend.at_boundary_],
                 "covariate_columns": cov_cols,
                 "time_unit": time_unit,
             }

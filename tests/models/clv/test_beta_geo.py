@@ -102,6 +102,8 @@ def test_customers_seen_on_the_last_day_are_valid() -> None:
     assert np.allclose(m.individual_log_likelihood(last_day), 0.0)
     assert np.isfinite(m.expected_purchases(last_day, 52)).all()
     assert (m.probability_alive(last_day) == 1.0).all()
+    # a one-year sample shows almost no dropout: a runs to 0 (the limiting model is a plain NBD), and is flagged
+    assert "a" in m.at_boundary_
 
 
 @pytest.mark.parametrize(

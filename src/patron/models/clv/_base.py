@@ -272,7 +272,16 @@ class CLVModel(BaseEstimator):
             best = self._optimise(fun, len(covs), cdata, w)
         theta = best.x
         self.theta_ = theta
-        self.converged_ = bool(best.success) and bool(np.max(np.abs(theta[:k])) < _LOG_BOUND - 1e-6)
+        # L-BFGS-B often stops with "ABNORMAL" line-search exits at the optimum when the tolerance is tight, so a
+        # fit also counts as converged when its gradient (per customer, in the log parameters) is below 1e-5.
+        grad = np.asarray(best.get("jac", fun(theta)[1]), dtype=float)
+        stationary = bool(np.all(np.isfinite(grad)) and np.max(np.abs(grad)) < 1e-5)
+        self.converged_ = (bool(best.success) or stationary) and bool(
+            np.max(np.abs(theta[:k])) < _LOG_BOUND - 1e-6
+        )
+        # Parameters that ran off towards 0 or infinity: the data support a limiting model (e.g. a and b -> inf in
+        # BG/NBD: the same dropout probability for everyone); their standard errors are not meaningful.
+        self.at_boundary_ = [n for n, v in zip(self._param_names, theta[:k], strict=True) if abs(v) > 12]
         self.n_starts_tried_ = best.get("n_starts", 1)
         self.log_likelihood_ = -float(best.fun) * scale
         H = _hessian(fun, theta, forward=big) * scale
