@@ -194,6 +194,7 @@ frame = pd.read_parquet(sys.argv[1])
 t0 = time.perf_counter()
 bgf = BetaGeoFitter()
 bgf.params_ = pd.Series(params["purchase"])
+bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # fit() sets this alias in lifetimes
 ggf = GammaGammaFitter()
 ggf.params_ = pd.Series(params["spend"])
 f, r, T, m = frame["frequency"], frame["recency"], frame["T"], frame["monetary_value"]
@@ -214,7 +215,7 @@ def _batch(models, summary: pd.DataFrame, n: int) -> tuple[float, pd.DataFrame, 
     rng = np.random.default_rng(7)
     frame = summary.iloc[rng.integers(0, len(summary), n)].copy()
     frame.index = pd.Index([f"B{i}" for i in range(n)], name="customer_id")
-    frame.loc[frame["frequency"] == 0, "monetary_value"] = np.nan
+    frame.loc[frame["frequency"] == 0, "monetary_value"] = 0.0  # no repeat spend (the lifetimes convention)
     t0 = time.perf_counter()
     scored = score_frame(models, frame, horizon=52)
     return time.perf_counter() - t0, frame, scored
@@ -294,7 +295,8 @@ def main(argv: list[str]) -> None:
             seconds, frame, scored = _batch(models, summary, args.customers)
             print(
                 f"batch: {args.customers:,} customers through patron.services.scoring.score_frame: {seconds:.2f} s "
-                f"({args.customers / seconds:,.0f} customers/s; goal < 20 s: {'met' if seconds < 20 else 'NOT met'})",
+                f"({args.customers / seconds:,.0f} customers/s; goal 1M in < 20 s: "
+                f"{'met' if seconds * 1e6 / args.customers < 20 else 'NOT met'})",
                 flush=True,
             )
             anchor = _anchor(models, frame)
