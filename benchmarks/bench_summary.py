@@ -57,7 +57,8 @@ def _shared_data() -> Path:
 SHARED = _shared_data()
 from benchmarks.anchors import LIFETIMES_PYTHON, PYMC_PYTHON  # noqa: E402
 
-_RSS = "import resource; rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0\n"
+# The child's own peak RSS (VmHWM): ru_maxrss would carry the parent's peak over fork and exec on Linux.
+_RSS = "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024.0\n"
 
 PATRON_CHILD = (
     """

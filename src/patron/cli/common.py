@@ -18,11 +18,15 @@ from patron.storage import Repository, open_repository
 
 
 def _width() -> int | None:
-    """Full width on a terminal; 120 columns when piped or captured, so tables and sentences don't wrap at 80."""
+    """The terminal's width on a terminal; when piped or captured, at least 160 columns.
+
+    Rich falls back to 80 columns off a terminal, which truncates the metric tables and plain-language sentences
+    in logs and captured output (CI sets COLUMNS=80 too); nobody reads a log on an 80-column screen any more.
+    """
+    if sys.stdout.isatty():
+        return None
     columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit():
-        return int(columns)
-    return None if sys.stdout.isatty() else 120
+    return max(int(columns), 160) if columns.isdigit() else 160
 
 
 console = Console(highlight=False, width=_width())

@@ -246,9 +246,9 @@ def _revenue_by_customer(repo: Repository) -> pd.Series:
 
 
 def _mean_clv(repo: Repository, ids: pd.Series) -> float | None:
-    if repo.latest_run("clv") is None or not repo.has_table("clv_scores"):
+    if not repo.has_table("clv_scores") or repo.latest_run("clv_score") is None:
         return None
-    scores = repo.read_results("clv_scores", kind="clv")
+    scores = repo.read_results("clv_scores", kind="clv_score")
     if "clv" not in scores:
         return None
     values = scores.loc[scores["customer_id"].astype(str).isin(set(ids)), "clv"]
