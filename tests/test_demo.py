@@ -18,7 +18,7 @@ def test_demo_runs_end_to_end_into_a_fresh_store(in_tmp_cwd) -> None:
     try:
         kinds = {run["kind"]: run["status"] for run in repo.list_runs().to_dict("records")}
         assert kinds.get("ingest") == "succeeded"
-        for kind in ("summary", "segment", "churn_fit", "churn_score"):
+        for kind in ("summary", "clv_fit", "clv_score", "segment", "churn_fit", "churn_score"):
             assert kinds.get(kind) == "succeeded", kind
         report = repo.read_results("cleaning_report", kind="ingest")
         # every input row is accounted for: kept + dropped = read
@@ -27,6 +27,8 @@ def test_demo_runs_end_to_end_into_a_fresh_store(in_tmp_cwd) -> None:
         scores = repo.read_results("churn_scores", kind="churn_score")
         reasons = repo.read_results("churn_reasons", kind="churn_score")
         assert set(reasons["customer_id"]) == set(scores["customer_id"])  # a reason for every scored customer
+        clv = repo.read_results("clv_scores", kind="clv_score")
+        assert len(clv) == len(scores) and (clv["clv_lo_80"] <= clv["clv_hi_80"]).all()
         report = in_tmp_cwd / "patron-out" / "report.html"
         assert report.exists() and report.stat().st_size < 10_000_000
     finally:

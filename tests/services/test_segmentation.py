@@ -63,10 +63,15 @@ def store(repo):
     return repo, kinds
 
 
-@pytest.mark.parametrize("method", ["hdbscan", "kmeans"])
+@pytest.mark.parametrize("method", ["hdbscan", "kmeans", "glrm"])
 def test_planted_types_recovered_and_stored(store, method) -> None:
     repo, kinds = store
-    run_id = segment(repo, method=method, min_cluster_size=20 if method == "hdbscan" else None)
+    run_id = segment(
+        repo,
+        method=method,
+        min_cluster_size=20 if method == "hdbscan" else None,
+        k=3 if method == "glrm" else None,  # GLRM + K-Means needs k; K-Means picks it by silhouette
+    )
     a = repo.read_results("segment_assignments", run_id=run_id).sort_values("customer_id")
     assert a["customer_id"].tolist() == kinds.index.tolist()
     assert adjusted_rand_score(kinds.to_numpy(), a["segment"].to_numpy()) >= 0.9

@@ -36,7 +36,7 @@ def demo_steps(repo: Repository, out_dir: Path, result: DemoResult) -> list[Step
     """The demo as named steps (so the CLI can draw a progress bar over them)."""
     from patron.data import sample_path
     from patron.report import build_report
-    from patron.services import churn, segmentation, summary
+    from patron.services import churn, clv, segmentation, summary
     from patron.services.ingest import ingest
 
     def _ingest() -> None:
@@ -48,6 +48,11 @@ def demo_steps(repo: Repository, out_dir: Path, result: DemoResult) -> list[Step
     def _summary() -> None:
         result.run_ids["summary"] = summary.build_summaries(repo, time_unit="W", calibration_end=CUTOFF)
         result.outputs["customer summaries"] = "tables btyd_summary, btyd_calibration, rfm, behaviour"
+
+    def _clv() -> None:
+        result.run_ids["clv_fit"] = clv.fit_clv(repo, model="auto")
+        result.run_ids["clv_score"] = clv.score_clv(repo, horizon=52, level=(80,))
+        result.outputs["CLV"] = "tables clv_parameters, clv_model_comparison, clv_scores"
 
     def _segment() -> None:
         result.run_ids["segment"] = segmentation.segment(repo, method="hdbscan", period="quarter")
@@ -65,6 +70,7 @@ def demo_steps(repo: Repository, out_dir: Path, result: DemoResult) -> list[Step
     return [
         ("Ingest and clean the sample", _ingest),
         ("Build customer summaries (SQL)", _summary),
+        ("Fit and score CLV models (BTYD family)", _clv),
         ("Segment customers (HDBSCAN, by quarter)", _segment),
         ("Fit calibrated churn model, score and explain", _churn),
         ("Write the HTML report", _report),

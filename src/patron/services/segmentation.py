@@ -53,7 +53,7 @@ from patron.models.segmentation.personas import NOISE_NAME, segment_profiles
 from patron.models.segmentation.rfm import RFM_INPUT_COLUMNS, RFM_SEGMENTS, RFMSegmenter
 from patron.storage.base import Repository
 
-METHODS: tuple[str, ...] = ("hdbscan", "kmeans", "rfm")
+METHODS: tuple[str, ...] = ("hdbscan", "kmeans", "rfm", "glrm")
 ASSIGNMENTS = "segment_assignments"
 PROFILES = "segment_profiles"
 PERIOD_STATES = "segment_periods"
@@ -72,12 +72,10 @@ def _make_model(method: str, k: int | None, min_cluster_size: int | None) -> Any
         return KMeansSegmenter(n_clusters=k)
     if method == "hdbscan":
         return HDBSCANSegmenter(min_cluster_size=min_cluster_size)
-    if method == "glrm":  # pragma: no cover - depends on the GLRM helper's module landing on main
-        try:
-            from patron.models.segmentation.glrm import GLRM  # type: ignore[import-not-found]
-        except ImportError:
-            raise ConfigError("method 'glrm' needs patron.models.segmentation.glrm, not installed") from None
-        return GLRM()
+    if method == "glrm":
+        from patron.models.segmentation.glrm import GLRMSegmenter
+
+        return GLRMSegmenter(rank=2, n_clusters=k or 4, random_state=0)
     raise ConfigError(f"method must be one of {list(METHODS)}, got {method!r}")
 
 
@@ -98,6 +96,10 @@ def _fit(method: str, model: Any, features: pd.DataFrame, rfm: pd.DataFrame) -> 
     labels = np.asarray(model.labels_, dtype=np.int64)
     if hasattr(model, "strengths_"):
         strength = np.asarray(model.strengths_, dtype=float)
+    elif hasattr(model, "glrm_"):
+        # GLRM + K-Means: 1 - d1/d2 over the distances to the two nearest centres in the low-rank space
+        dist = np.sort(model.kmeans_.transform(model.glrm_.X_), axis=1)
+        strength = 1.0 - dist[:, 0] / np.maximum(dist[:, 1], 1e-12)
     else:
         strength = np.asarray(model.membership_strength(X), dtype=float)
     return labels, strength
@@ -136,7 +138,7 @@ def segment(
         ``progress(step, done, total)`` as steps complete.
     """
     method = method.strip().lower()
-    if method not in (*METHODS, "glrm"):
+    if method not in METHODS:
         raise ConfigError(f"method must be one of {list(METHODS)}, got {method!r}")
     if period is not None and period not in PERIODS:
         raise ConfigError(f"period must be one of {sorted(PERIODS)}, got {period!r}")

@@ -86,7 +86,7 @@ class PurchaseModelMixin:
         self._check_fitted()  # type: ignore[attr-defined]
         params = self._natural(self.theta_, np.zeros((1, 0)))  # type: ignore[attr-defined]
         if np.ndim(t) == 0:
-            return float(self._expected_new(params, _check_t(t)))  # type: ignore[attr-defined]
+            return float(np.ravel(self._expected_new(params, _check_t(t)))[0])  # type: ignore[attr-defined]
         ts = np.array([_check_t(v) for v in t])
         return pd.Series(
             self._expected_new(params, ts),  # type: ignore[attr-defined]

@@ -700,9 +700,29 @@ class GLRMSegmenter(ClusterMixin, BaseEstimator):
         )
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
+        self.stability_ = self._stability(self.glrm_.X_)
         self.n_features_in_ = self.glrm_.n_features_in_
         self.feature_names_in_ = self.glrm_.feature_names_in_
         return self
+
+    def _stability(self, embedding: np.ndarray, reruns: int = 3, share: float = 0.8) -> float:
+        """Mean adjusted Rand index between the labels and K-Means refits on random 80 % subsamples of the
+        embeddings (the clustering step's stability, as the other segmenters report; the GLRM is not refitted,
+        which would cost a full fit per rerun)."""
+        from sklearn.metrics import adjusted_rand_score
+
+        rng = np.random.default_rng(self.random_state)
+        n = len(embedding)
+        if n < 2 * self.n_clusters:
+            return float("nan")
+        scores = []
+        for _ in range(reruns):
+            rows = rng.choice(n, size=max(int(share * n), self.n_clusters), replace=False)
+            refit = KMeans(self.n_clusters, n_init=self.n_init, random_state=int(rng.integers(2**31))).fit(
+                embedding[rows]
+            )
+            scores.append(adjusted_rand_score(self.labels_[rows], refit.labels_))
+        return float(np.mean(scores))
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Embeddings of new rows (see :meth:`GLRM.transform`)."""
