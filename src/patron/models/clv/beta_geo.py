@@ -9,6 +9,7 @@ Pure numerics first (numpy arrays in, arrays out), then the :class:`BetaGeoModel
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,6 +86,20 @@ _JACOBI_NODES = 32
 
 
 def beta_quadrature(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cached :func:`_beta_quadrature`: scoring asks for the same (a, b) once per horizon period and per request,
+    and the eigen-decomposition was most of a one-customer CLV score. The arrays are read-only."""
+    return _beta_quadrature_cached(int(n), float(a), float(b))
+
+
+@functools.lru_cache(maxsize=512)
+def _beta_quadrature_cached(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = _beta_quadrature(n, a, b)
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
+
+
+def _beta_quadrature(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Jacobi nodes on (0, 1) and weights summing to 1 for the Beta(a, b) law (Golub & Welsch 1969).
 
     Built from the three-term recurrence of the Jacobi polynomials with exponents (b-1, a-1) on [-1, 1]; unlike
