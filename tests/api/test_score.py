@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 
 from patron.api import create_app
 from patron.config import Settings
+from patron.services import clv as clv_service
 from patron.services.keys import create_key
 from patron.storage import open_repository
 from tests.storage.stores import BACKENDS, store_url
-
-clv_service = pytest.importorskip("patron.services.clv")  # merged from the clv branch
 
 
 def _cdnow(shared_data) -> pd.DataFrame:

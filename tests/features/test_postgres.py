@@ -21,7 +21,8 @@ URL = os.environ.get("PATRON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:54
 
 @pytest.fixture(scope="module")
 def pg_table(shared_data: Path):
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
+
     frame = cdnow_canonical(shared_data)[
         ["customer_id", "order_id", "timestamp", "quantity", "amount", "category"]
     ]

@@ -1,6 +1,7 @@
 """The compiled SQL runs unchanged on PostgreSQL: relate scans and segments equal DuckDB's, row for row.
 
-Skipped until the PostgreSQL store (api area) is merged; needs the server at PATRON_TEST_POSTGRES.
+Needs the PostgreSQL server at PATRON_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/test), which
+`make test` starts; it is not skipped in CI.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ URL = os.environ.get("PATRON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:54
 
 @pytest.fixture
 def pg_repo():
-    postgres_store = pytest.importorskip("patron.storage.postgres_store")
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
+
+    from patron.storage import postgres_store
+
     schema = f"relate_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(URL, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')

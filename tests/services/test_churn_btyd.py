@@ -1,16 +1,11 @@
-"""The BTYD features and baselines of the churn service, once patron.models.clv (BetaGeoModel) is installed."""
+"""The BTYD features and baselines of the churn service (BG/NBD P(alive) and expected purchases)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from patron.features.churn_features import churn_features_from_transactions
 from patron.services.churn import btyd_baselines, btyd_features
-
-clv = pytest.importorskip("patron.models.clv")
-if not hasattr(clv, "BetaGeoModel"):
-    pytest.skip("patron.models.clv has no BetaGeoModel on this branch yet", allow_module_level=True)
 
 
 def test_btyd_features_and_baselines(shared_data) -> None:
