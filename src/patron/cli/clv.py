@@ -32,8 +32,10 @@ def register(app: typer.Typer) -> None:
         ),
         store_url: str = StoreOption,
     ) -> None:
-        """Fit the CLV models on the stored summary: a purchase model (chosen on holdout error with auto) and
-        Gamma-Gamma for spend; prints the parameters and the run id."""
+        """Fit the CLV models on the stored summary: a purchase model and Gamma-Gamma for spend.
+
+        With --model auto the purchase model is chosen on holdout error; prints the parameters and the run id.
+        """
         if model != "auto" and model not in PURCHASE_MODELS:
             console.print(
                 f"[bold red]error:[/] --model must be auto, {', '.join(PURCHASE_MODELS)}; not {model!r}"
@@ -103,8 +105,10 @@ def register(app: typer.Typer) -> None:
         run_id: str = typer.Option(None, "--run", help="clv_fit run to use (default: the latest)."),
         store_url: str = StoreOption,
     ) -> None:
-        """Score every customer with the latest CLV fit: P(alive), expected purchases and spend, CLV with
-        intervals; prints the top customers and the run id."""
+        """Score every customer with the latest CLV fit: P(alive), purchases, spend and CLV with intervals.
+
+        Prints the top customers and the run id.
+        """
         levels = tuple(level) if level else (80.0,)
         with user_errors(), store(store_url) as repo:
             with progress() as bar:

@@ -21,8 +21,10 @@ def register(app: typer.Typer) -> None:
         ),
         store_url: str = StoreOption,
     ) -> None:
-        """Write one HTML file (works offline) with the cleaning summary, CLV fit and scores, segments, churn
-        diagnostics and the top reasons; sections not run yet say which command makes them."""
+        """Write one offline HTML report: cleaning, CLV fit and scores, segments, churn and the top reasons.
+
+        Sections whose results are not in the store yet say which command makes them.
+        """
         from patron.report import build_report
 
         path = out or get_settings().output_dir / "report.html"

@@ -15,7 +15,10 @@ def register(app: typer.Typer) -> None:
     @app.command("segment")
     def segment(
         method: str = typer.Option(
-            "hdbscan", "--method", "-m", help="hdbscan (default: no k, noise label), kmeans or rfm."
+            "hdbscan",
+            "--method",
+            "-m",
+            help="hdbscan (default: no k, noise label), kmeans, rfm, or glrm (low-rank model + K-Means; --k, default 4).",
         ),
         period: str = typer.Option(
             None, "--period", "-p", help="Also segment per month or quarter and show the transition matrix."
@@ -33,8 +36,11 @@ def register(app: typer.Typer) -> None:
         ),
         store_url: str = StoreOption,
     ) -> None:
-        """Segment the customers from the summaries (run `patron summary` first): profiles with their
-        defining behaviours by lift, a stability score, and with --period the migration between segments."""
+        """Segment the customers (RFM, K-Means, HDBSCAN or GLRM), with profiles and, by period, migration.
+
+        Needs `patron summary` first. Profiles name each segment's defining behaviours by lift; every segmentation
+        reports a stability score; with --period the migration between segments is stored too.
+        """
         from patron.plots.segments import write_segment_plots
         from patron.services.segmentation import PROFILES, TRANSITIONS
         from patron.services.segmentation import segment as run_segment

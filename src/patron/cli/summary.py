@@ -27,8 +27,11 @@ def register(app: typer.Typer) -> None:
         ),
         store_url: str = StoreOption,
     ) -> None:
-        """Summarise each customer: frequency, recency, T and mean spend (BTYD), a calibration/holdout split,
-        RFM values and a customer x category matrix, from the store's transactions."""
+        """Summarise each customer from the stored transactions: BTYD summary, calibration/holdout, RFM, categories.
+
+        Frequency, recency, T and mean spend at the chosen time unit, a calibration/holdout split, RFM values and a
+        customer x category matrix, computed in SQL and stored as one run.
+        """
         code = UNITS.get(unit.strip().lower())
         if code is None:
             console.print(f"[bold red]error:[/] --unit must be day, week or month, not {unit!r}")
