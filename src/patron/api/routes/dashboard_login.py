@@ -14,7 +14,7 @@ from patron.services.keys import verify_key
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 _FORM = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Patron dashboard: sign in</title>
+<html lang="en"><head><meta charset="utf-8"><title>Patron dashboard: sign in</title><link rel="icon" href="data:,">
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;color:#1f2933}}
 input{{width:100%;padding:.5rem;margin:.5rem 0;font-size:1rem}}button{{padding:.5rem 1rem;font-size:1rem}}
 .error{{color:#b42318}}</style></head>
