@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import signal
 import socket
@@ -33,20 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.anchors import LIFETIMES_PYTHON, available
+from benchmarks.anchors import LIFETIMES_PYTHON, available, shared_data
 
-
-def _shared_data() -> Path:
-    """PATRON_SHARED_DATA, else the nearest ``shared/data`` above the checkout (as the tests look for it)."""
-    if os.environ.get("PATRON_SHARED_DATA"):
-        return Path(os.environ["PATRON_SHARED_DATA"])
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    raise SystemExit("shared/data not found: set PATRON_SHARED_DATA")
-
-
-DATA = _shared_data()
+DATA = shared_data()
 CDNOW = DATA / "cdnow_customers_summary_with_transactions.csv.gz"
 
 

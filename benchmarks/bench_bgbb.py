@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = HERE / ".cache"
 
-from benchmarks.anchors import LIFETIMES_PYTHON, available  # noqa: E402
+from benchmarks.anchors import LIFETIMES_PYTHON, available, shared_data  # noqa: E402
 
 _PATRON = """
 import json, sys, time
@@ -62,21 +62,12 @@ print(json.dumps({"seconds": sec, "rss_mb": rss, "params": [p["alpha"], p["beta"
 """
 
 
-def _shared_data() -> Path:
-    if "PATRON_SHARED_DATA" in os.environ:
-        return Path(os.environ["PATRON_SHARED_DATA"])
-    for parent in ROOT.parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    return ROOT.parent / "shared" / "data"
-
-
 def datasets(customers: int, opportunities: int) -> dict[str, Path]:
     from patron.models.clv.beta_geo_beta_binom import simulate
 
     CACHE.mkdir(exist_ok=True)
     out = {}
-    don = pd.read_csv(_shared_data() / "donations.csv.gz")
+    don = pd.read_csv(shared_data() / "donations.csv.gz")
     path = CACHE / "bgbb_donations.npz"
     np.savez(path, x=don["frequency"], t=don["recency"], n=don["periods"], w=don["weights"].astype(float))
     out["donations"] = path

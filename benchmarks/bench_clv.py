@@ -13,10 +13,10 @@ Every tool fits in its own child process, so each has its own peak memory:
 * Patron runs in this interpreter. The timed part is ``Model().fit(frame)`` on a pandas frame; it includes input
   validation and row compression. The peak memory of the fit is measured by tracemalloc (numpy allocations are
   traced), and the child's total peak RSS (VmHWM, which a fork does not inherit, unlike ru_maxrss) is shown as well.
-* lifetimes runs from ``LIFETIMES_PYTHON`` (default ``/work/bench-lifetimes/bin/python``: lifetimes 0.11.3
+* lifetimes runs from ``LIFETIMES_PYTHON`` (default: the venv ``benchmarks/anchors.sh`` builds; lifetimes 0.11.3
   needs numpy<2 and pandas<2). The timed part is ``BetaGeoFitter().fit(frequency, recency, T)`` (or
   ``ParetoNBDFitter``).
-* pymc-marketing runs from ``PYMC_PYTHON`` (default ``/work/bench-pymc/bin/python``). The timed part is
+* pymc-marketing runs from ``PYMC_PYTHON`` (default: its venv from ``anchors.sh``). The timed part is
   ``BetaGeoModel(data).fit(method="map")`` (or ``ParetoNBDModel``).
 
 An anchor that is not installed is skipped with a note. The log-likelihood each tool reaches is evaluated
@@ -40,22 +40,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.anchors import LIFETIMES_PYTHON, PYMC_PYTHON, shared_data
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = HERE / ".cache"
-LIFETIMES_PYTHON = os.environ.get("LIFETIMES_PYTHON", "/work/bench-lifetimes/bin/python")
-PYMC_PYTHON = os.environ.get("PYMC_PYTHON", "/work/bench-pymc/bin/python")
 TRUTH = {"bgnbd": (0.2426, 4.4136, 0.7930, 2.4261), "pareto_nbd": (0.5533, 10.5777, 0.6062, 11.6677)}
-
-
-def _shared_data() -> Path:
-    if "PATRON_SHARED_DATA" in os.environ:
-        return Path(os.environ["PATRON_SHARED_DATA"])
-    for parent in ROOT.parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    return ROOT.parent / "shared" / "data"
-
 
 PATRON_CHILD = r"""
 def _hwm():
@@ -135,7 +125,7 @@ def _dataset(name: str, model: str, n: int, weekly: bool) -> Path:
     if path.exists():
         return path
     if name == "cdnow":
-        frame = pd.read_csv(_shared_data() / "cdnow_customers_summary.csv.gz")
+        frame = pd.read_csv(shared_data() / "cdnow_customers_summary.csv.gz")
         x, t_x, T = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     else:
         from patron.models.clv.beta_geo import bgnbd_simulate

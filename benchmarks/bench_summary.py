@@ -39,23 +39,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.anchors import LIFETIMES_PYTHON, PYMC_PYTHON, shared_data
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = HERE / ".cache"
 
 
-def _shared_data() -> Path:
-    """PATRON_SHARED_DATA, else the nearest ``shared/data`` above the checkout (as the tests look for it)."""
-    if "PATRON_SHARED_DATA" in os.environ:
-        return Path(os.environ["PATRON_SHARED_DATA"])
-    for parent in ROOT.parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    return ROOT.parent / "shared" / "data"
-
-
-SHARED = _shared_data()
-from benchmarks.anchors import LIFETIMES_PYTHON, PYMC_PYTHON  # noqa: E402
+SHARED = shared_data()
 
 # The child's own peak RSS (VmHWM): ru_maxrss would carry the parent's peak over fork and exec on Linux.
 _RSS = "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024.0\n"
