@@ -243,24 +243,15 @@ def bgnbd_simulate(params, T, rng: np.random.Generator):
     return x.astype(float), t_x
 
 
-class BetaGeoModel(PurchaseModelMixin, CLVModel):
-    """BG/NBD purchase model (Fader, Hardie & Lee 2005) fitted by maximum likelihood.
+class BetaGeoFamily(PurchaseModelMixin, CLVModel):
+    """What BG/NBD and MBG/NBD share: parameters ``r, alpha, a, b``, covariates on alpha, and starting points.
 
-    Parameters ``r, alpha`` (gamma heterogeneity of the purchase rate) and ``a, b`` (beta heterogeneity of the dropout
-    probability). With ``covariates``, ``alpha_i = alpha * exp(z_i @ coef)``: a positive coefficient lowers the
-    purchase rate.
+    Each model supplies its own likelihood and expectations.
     """
 
     _param_names = ("r", "alpha", "a", "b")
     _linked_param = "alpha"
     _coarse_columns = ("recency", "T")
-
-    def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
-        p = params
-        ll, g = bgnbd_loglik_grad(
-            p["r"], p["alpha"], p["a"], p["b"], data["frequency"], data["recency"], data["T"]
-        )
-        return ll, dict(zip(self._param_names, g, strict=True))
 
     def _start_points(self, data, weights):
         return [
@@ -268,6 +259,22 @@ class BetaGeoModel(PurchaseModelMixin, CLVModel):
             np.array([0.5, max(float(np.average(data["T"], weights=weights)), 1e-3), 0.5, 2.0]),
             np.array([0.1, 0.1, 2.0, 5.0]),
         ]
+
+
+class BetaGeoModel(BetaGeoFamily):
+    """BG/NBD purchase model (Fader, Hardie & Lee 2005) fitted by maximum likelihood.
+
+    Parameters ``r, alpha`` (gamma heterogeneity of the purchase rate) and ``a, b`` (beta heterogeneity of the dropout
+    probability). With ``covariates``, ``alpha_i = alpha * exp(z_i @ coef)``: a positive coefficient lowers the
+    purchase rate.
+    """
+
+    def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
+        p = params
+        ll, g = bgnbd_loglik_grad(
+            p["r"], p["alpha"], p["a"], p["b"], data["frequency"], data["recency"], data["T"]
+        )
+        return ll, dict(zip(self._param_names, g, strict=True))
 
     @staticmethod
     def _alive(p, d):

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln
 
-from patron.models.clv._base import CLVModel, by_value
-from patron.models.clv._purchase import PurchaseModelMixin
-from patron.models.clv.beta_geo import bgnbd_expected_new, bgnbd_expected_path, bgnbd_pmf_new
+from patron.models.clv._base import by_value
+from patron.models.clv.beta_geo import BetaGeoFamily, bgnbd_expected_new, bgnbd_expected_path, bgnbd_pmf_new
 
 
 def mbgnbd_loglik_grad(r, alpha, a, b, x, t_x, T):
@@ -115,15 +114,11 @@ def mbgnbd_simulate(params, T, rng: np.random.Generator):
     return x.astype(float), t_x
 
 
-class ModifiedBetaGeoModel(PurchaseModelMixin, CLVModel):
+class ModifiedBetaGeoModel(BetaGeoFamily):
     """MBG/NBD purchase model (Batislam, Denizel & Filiztekin 2007) fitted by maximum likelihood.
 
     Same parameters as :class:`~patron.models.clv.BetaGeoModel` (``r, alpha, a, b``); ``covariates`` scale alpha.
     """
-
-    _param_names = ("r", "alpha", "a", "b")
-    _linked_param = "alpha"
-    _coarse_columns = ("recency", "T")
 
     def _loglik_grad(self, params: Mapping[str, Any], data: Mapping[str, np.ndarray]):
         p = params
@@ -131,13 +126,6 @@ class ModifiedBetaGeoModel(PurchaseModelMixin, CLVModel):
             p["r"], p["alpha"], p["a"], p["b"], data["frequency"], data["recency"], data["T"]
         )
         return ll, dict(zip(self._param_names, g, strict=True))
-
-    def _start_points(self, data, weights):
-        return [
-            np.array([1.0, 1.0, 1.0, 1.0]),
-            np.array([0.5, max(float(np.average(data["T"], weights=weights)), 1e-3), 0.5, 2.0]),
-            np.array([0.1, 0.1, 2.0, 5.0]),
-        ]
 
     @staticmethod
     def _alive(p, d):
