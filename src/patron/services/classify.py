@@ -193,15 +193,7 @@ def fit_classifier(
                 "target": target,
                 "rows": len(X),
                 "positive_rate": float(np.mean(y)),
-                "held_out": len(evaluation.test_index),
-                "ece_floor": evaluation.metric(name, "ece_floor"),
-                "model": name,
-                "ece": evaluation.metric(name, "ece"),
-                "auc": evaluation.metric(name, "auc"),
-                "brier": evaluation.metric(name, "brier"),
-                "logistic_auc": evaluation.metric("logistic", "auc"),
-                "logistic_ece": evaluation.metric("logistic", "ece"),
-                "p_alive_auc": evaluation.metric("p_alive", "auc"),
+                **evaluation.headline(name),
                 "features": X.shape[1],
             }
         )

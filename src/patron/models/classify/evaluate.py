@@ -52,6 +52,20 @@ class Evaluation:
         row = self.metrics[(self.metrics["model"] == model) & (self.metrics["metric"] == metric)]
         return float(row["value"].iloc[0]) if len(row) else float("nan")
 
+    def headline(self, model: str) -> dict[str, Any]:
+        """The figures a run reports: held-out size, the model's calibration and ranking, and the baselines'."""
+        return {
+            "held_out": len(self.test_index),
+            "ece_floor": self.metric(model, "ece_floor"),
+            "model": model,
+            "ece": self.metric(model, "ece"),
+            "auc": self.metric(model, "auc"),
+            "brier": self.metric(model, "brier"),
+            "logistic_auc": self.metric("logistic", "auc"),
+            "logistic_ece": self.metric("logistic", "ece"),
+            "p_alive_auc": self.metric("p_alive", "auc"),
+        }
+
 
 def main_model_name(calibration: str) -> str:
     return f"lightgbm_{'sigmoid' if calibration in ('sigmoid', 'platt') else calibration}"
