@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from patron.cli.common import StoreOption, console, progress, store, user_errors
-from patron.services.clv import FIT_STEPS, PURCHASE_MODELS, SCORE_STEPS, fit_clv, score_clv
 
 
 def _fmt(value: float) -> str:
@@ -36,6 +35,9 @@ def register(app: typer.Typer) -> None:
 
         With --model auto the purchase model is chosen on holdout error; prints the parameters and the run id.
         """
+        # imported here, not at module level: scipy and scikit-learn would slow every `patron` command's start
+        from patron.services.clv import FIT_STEPS, PURCHASE_MODELS, fit_clv
+
         if model != "auto" and model not in PURCHASE_MODELS:
             console.print(
                 f"[bold red]error:[/] --model must be auto, {', '.join(PURCHASE_MODELS)}; not {model!r}"
@@ -109,6 +111,8 @@ def register(app: typer.Typer) -> None:
 
         Prints the top customers and the run id.
         """
+        from patron.services.clv import SCORE_STEPS, score_clv
+
         levels = tuple(level) if level else (80.0,)
         with user_errors(), store(store_url) as repo:
             with progress() as bar:
