@@ -106,14 +106,20 @@ def scatter(
     y_title: str,
     text: Sequence[str] | None = None,
     log_y: bool = False,
+    probability_x: bool = False,
 ) -> go.Figure:
-    """Points (callers downsample big data first: every point is written into the page)."""
+    """Points (callers downsample big data first: every point is written into the page).
+
+    ``probability_x`` fixes the x axis to 0-100 %: left to autorange, a probability that is ~1 for everyone
+    (P(alive) on data with little dropout) gets ticks such as 0.999999998 that read as noise."""
     fig = go.Figure(
         go.Scattergl(x=list(x), y=list(y), mode="markers", text=text, marker={"size": 5, "opacity": 0.6})
     )
     fig = _layout(fig, title, x_title, y_title)
     if log_y:
         fig.update_yaxes(type="log")
+    if probability_x:
+        fig.update_xaxes(range=[-0.02, 1.02], tickformat=".0%")
     return fig
 
 

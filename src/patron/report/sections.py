@@ -423,6 +423,7 @@ def clv_distribution_section(repo: Repository, run_id: str | None = None) -> Sec
                     x_title="P(alive)",
                     y_title="CLV (data currency, log scale)" if positive else "CLV (data currency)",
                     log_y=positive,
+                    probability_x=True,
                 ),
                 f"A random sample of {fmt_int(len(pts))} of {fmt_int(len(s))} customers." if sampled else "",
             )
