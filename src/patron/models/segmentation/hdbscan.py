@@ -207,6 +207,13 @@ class HDBSCANSegmenter(ScaledSegmenter):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        if (
+            "_train" in state and "_train_labels" not in state
+        ):  # saved before sample fits: every row was fitted
+            self._train_labels = self._canonical_labels
+            self._train_strengths = self.strengths_
+            self.fit_min_samples_ = self.min_samples_
+            self.n_fit_samples_ = len(self._train)
         if "_train" in state:
             self._tree = cKDTree(self._train)
 
