@@ -80,6 +80,7 @@ def test_planted_types_recovered_and_stored(store, method) -> None:
     assert p["size"].sum() == len(kinds) and p["share"].sum() == pytest.approx(1.0)
     record = repo.get_run(run_id)
     assert record["report"]["stability"] >= 0.9 and record["report"]["segments"] == 3
+    assert record["report"]["fit_rows"] == len(kinds)  # a small store: every customer in the fit
     # the loyal segment is described by its category, by lift (3x: one third of customers buy A)
     loyal = a.loc[a["customer_id"].str.startswith("L"), "segment"].mode()[0]
     row = p.set_index("segment").loc[loyal]

@@ -199,6 +199,8 @@ def segment(
                 "features": list(features.columns) if method != "rfm" else list(RFM_INPUT_COLUMNS),
                 "used_clv": "log_clv" in features.columns and method != "rfm",
                 "aligned_to": aligned_to,
+                # HDBSCAN above max_fit_samples customers: fitted on a sample, the rest assigned
+                "fit_rows": int(getattr(model, "n_fit_samples_", len(assignments))),
             }
         )
         if period is not None:

