@@ -267,14 +267,15 @@ class CLVModel(BaseEstimator):
         if big:
             best = self._optimise(lambda th: self._neg_ll(th, rdata, rZ, rw, scale), len(covs), rdata, rw)
             H = _hessian(lambda th: self._neg_ll(th, rdata, rZ, rw, scale), best.x)
-            best = _newton_polish(fun, best, H)
+            # Stop once the next step would raise the log-likelihood by less than 1e-7 in total.
+            best = _newton_polish(fun, best, H, decrease_tol=1e-7 / scale)
         else:
             best = self._optimise(fun, len(covs), cdata, w)
         theta = best.x
         self.theta_ = theta
         # L-BFGS-B often stops with "ABNORMAL" line-search exits at the optimum when the tolerance is tight, so a
         # fit also counts as converged when its gradient (per customer, in the log parameters) is below 1e-5.
-        grad = np.asarray(best.get("jac", fun(theta)[1]), dtype=float)
+        grad = np.asarray(best["jac"] if "jac" in best else fun(theta)[1], dtype=float)
         stationary = bool(np.all(np.isfinite(grad)) and np.max(np.abs(grad)) < 1e-5)
         self.converged_ = (bool(best.success) or stationary) and bool(
             np.max(np.abs(theta[:k])) < _LOG_BOUND - 1e-6
@@ -284,7 +285,7 @@ class CLVModel(BaseEstimator):
         self.at_boundary_ = [n for n, v in zip(self._param_names, theta[:k], strict=True) if abs(v) > 12]
         self.n_starts_tried_ = best.get("n_starts", 1)
         self.log_likelihood_ = -float(best.fun) * scale
-        H = _hessian(fun, theta, forward=big) * scale
+        H = _hessian(fun, theta, forward=big, g0=best.get("jac") if big else None) * scale
         self.theta_cov_ = _inverse(H)
         # For prediction intervals when the information is singular (an unidentified covariate level): the
         # pseudo-inverse over the identified directions (summary_ still shows NaN standard errors there).
@@ -495,13 +496,18 @@ def compress(
 
 
 def _hessian(
-    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray, *, forward: bool = False
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta: np.ndarray,
+    *,
+    forward: bool = False,
+    g0: np.ndarray | None = None,
 ) -> np.ndarray:
     """Hessian of ``fun`` by differences of its analytic gradient (central, or forward to halve the cost on big
-    data), symmetrised."""
+    data; ``g0``, the gradient at theta, saves one evaluation), symmetrised."""
     k = len(theta)
     H = np.empty((k, k))
-    g0 = fun(theta)[1] if forward else None
+    if forward and g0 is None:
+        g0 = fun(theta)[1]
     for j in range(k):
         h = (1e-6 if forward else 1e-5) * max(1.0, abs(theta[j]))
         e = np.zeros(k)
@@ -534,10 +540,16 @@ def _pseudo_inverse(H: np.ndarray) -> np.ndarray:
 
 
 def _newton_polish(
-    fun: Callable[[np.ndarray], tuple[float, np.ndarray]], start: optimize.OptimizeResult, H: np.ndarray
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    start: optimize.OptimizeResult,
+    H: np.ndarray,
+    *,
+    decrease_tol: float = 0.0,
 ) -> optimize.OptimizeResult:
     """Newton iterations on ``fun`` with a fixed Hessian ``H`` (from nearby data), halving steps that do not
-    decrease ``fun``; stops when the step is below 1e-9 in every coordinate."""
+    decrease ``fun``. Stops when the step is below 1e-9 in every coordinate, or when the decrease the next step
+    promises, ``g' H^-1 g / 2``, is below ``decrease_tol`` (the optimum is then reached to that precision in the
+    value: further steps only chase rounding). The result carries the gradient at ``x`` as ``jac``."""
     theta = start.x.copy()
     f, g = fun(theta)
     try:
@@ -547,6 +559,9 @@ def _newton_polish(
     ok = False
     for _ in range(20):
         step = -Hinv @ g
+        if -0.5 * float(g @ step) < decrease_tol and np.all(np.isfinite(step)):
+            ok = True
+            break
         t = 1.0
         while t > 1e-4:
             f_new, g_new = fun(theta + t * step)
@@ -560,5 +575,10 @@ def _newton_polish(
             ok = True
             break
     return optimize.OptimizeResult(
-        x=theta, fun=f, success=ok and bool(start.success), n_starts=start.get("n_starts", 1), nit=start.nit
+        x=theta,
+        fun=f,
+        jac=g,
+        success=ok and bool(start.success),
+        n_starts=start.get("n_starts", 1),
+        nit=start.nit,
     )
