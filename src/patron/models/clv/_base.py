@@ -130,6 +130,9 @@ class CLVModel(BaseEstimator):
     _param_names: ClassVar[tuple[str, ...]] = ()
     _linked_param: ClassVar[str | None] = None
     _coarse_columns: ClassVar[tuple[str, ...]] = ()
+    # True when the prediction numerics accept per-row parameter arrays: intervals then evaluate many parameter
+    # draws in one call (draws x customers flattened) instead of one call per draw.
+    _batched_draws: ClassVar[bool] = False
 
     def __init__(self, covariates: Sequence[str] | None = None) -> None:
         self.covariates = covariates
@@ -394,9 +397,40 @@ class CLVModel(BaseEstimator):
         if not level:
             return pd.Series(point, index=index, name=name)
         draws = self.parameter_draws(n_draws, random_state)
-        return _interval_frame(
-            name, point, index, level, lambda th, sl: func(self._natural(th, Z[sl]), _rows(data, sl)), draws
-        )
+        if self._batched_draws:
+
+            def evaluate(thetas: np.ndarray, sl: slice) -> np.ndarray:
+                m = sl.stop - sl.start
+                rows = _tile(_rows(data, sl), len(thetas))
+                out = func(self._batch_params(thetas, Z[sl]), rows)
+                return np.broadcast_to(np.asarray(out, dtype=float), (len(thetas) * m,)).reshape(
+                    len(thetas), m
+                )
+
+        else:
+
+            def evaluate(thetas: np.ndarray, sl: slice) -> np.ndarray:
+                m = sl.stop - sl.start
+                return np.stack(
+                    [
+                        np.broadcast_to(
+                            np.asarray(func(self._natural(th, Z[sl]), _rows(data, sl)), float), (m,)
+                        )
+                        for th in thetas
+                    ]
+                )
+
+        return _interval_frame(name, point, index, level, evaluate, draws)
+
+    def _batch_params(self, thetas: np.ndarray, Z: np.ndarray) -> dict[str, np.ndarray]:
+        """Natural-scale parameters for every (draw, row) pair, flattened draw-major: each of the ``len(thetas)``
+        draws repeated over the ``len(Z)`` rows (the linked parameter times each row's covariate effect)."""
+        k = len(self._param_names)
+        m = Z.shape[0]
+        params = {n: np.repeat(np.exp(thetas[:, j]), m) for j, n in enumerate(self._param_names)}
+        if Z.shape[1]:
+            params[self._linked_param] = params[self._linked_param] * np.exp(Z @ thetas[:, k:].T).T.ravel()  # type: ignore[index]
+        return params
 
     def parameter_draws(
         self, n_draws: int = 500, random_state: int | np.random.Generator | None = 0
@@ -416,6 +450,10 @@ def _rows(data: Mapping[str, np.ndarray], sl: slice) -> dict[str, np.ndarray]:
     return {k: v[sl] for k, v in data.items()}
 
 
+def _tile(data: Mapping[str, np.ndarray], times: int) -> dict[str, np.ndarray]:
+    return {k: np.tile(v, times) for k, v in data.items()}
+
+
 def _interval_frame(
     name: str,
     point: np.ndarray,
@@ -424,9 +462,11 @@ def _interval_frame(
     evaluate: Callable[[np.ndarray, slice], np.ndarray],
     draws: np.ndarray,
 ) -> pd.DataFrame:
-    """Point estimates plus per-customer quantile intervals of ``evaluate(theta_draw, rows)`` over the draws.
+    """Point estimates plus per-customer quantile intervals over parameter draws.
 
-    Customers are processed in chunks so the (draws x customers) matrix stays below ~160 MB.
+    ``evaluate(draws[i:j], rows)`` returns the prediction for each of those draws and each customer of the slice
+    ``rows``, an array (j - i, len(rows)). Customers are processed in chunks so the (draws x customers) matrix
+    stays below ~160 MB, and draws in batches of about 200k (draw, customer) pairs per call.
     """
     n = len(index)
     levels = [float(lv) for lv in level]
@@ -446,8 +486,9 @@ def _interval_frame(
             sl = slice(start, min(n, start + chunk))
             m = sl.stop - sl.start
             vals = np.empty((len(draws), m))
-            for d, th in enumerate(draws):
-                vals[d] = np.broadcast_to(np.asarray(evaluate(th, sl), dtype=float), (m,))
+            batch = max(1, 200_000 // m)
+            for d in range(0, len(draws), batch):
+                vals[d : d + batch] = evaluate(draws[d : d + batch], sl)
             out[:, sl] = np.nanquantile(vals, qs, axis=0)
     frame = pd.DataFrame({name: point}, index=index)
     for lv in levels:
