@@ -81,3 +81,15 @@ def test_fewer_jacobi_nodes_match_the_32_node_rule() -> None:
         p, w = _beta_quadrature(32, a[i], b[i])
         ref = [(-np.expm1(-r[i] * np.log1p(t * p / alpha[i])) / p) @ w for t in times]
         np.testing.assert_allclose(got[:, i], ref, rtol=1e-11)
+
+
+def test_quantiles_match_numpy() -> None:
+    from patron.models.clv._base import _quantiles
+
+    rng = np.random.default_rng(0)
+    vals = rng.gamma(2.0, size=(201, 300))
+    vals[5, 7] = vals[:, 11] = np.nan  # one NaN in a column; a column of NaN
+    qs = [0.025, 0.1, 0.5, 0.9, 0.975]
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanquantile(vals, qs, axis=0)
+    np.testing.assert_allclose(_quantiles(vals, qs), expected, rtol=1e-13, equal_nan=True)

@@ -454,6 +454,25 @@ def _tile(data: Mapping[str, np.ndarray], times: int) -> dict[str, np.ndarray]:
     return {k: np.tile(v, times) for k, v in data.items()}
 
 
+def _quantiles(vals: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """``np.nanquantile(vals, qs, axis=0)`` (linear interpolation). Columns without NaN, nearly always all of them,
+    are sorted once and interpolated directly: nanquantile loops over columns in Python and took most of an
+    interval computation on 100k customers."""
+    nan_cols = np.isnan(vals).any(axis=0)
+    out = np.empty((len(qs), vals.shape[1]))
+    if nan_cols.any():
+        out[:, nan_cols] = np.nanquantile(vals[:, nan_cols], qs, axis=0)
+    ok = ~nan_cols
+    if ok.any():
+        srt = np.sort(vals[:, ok] if nan_cols.any() else vals, axis=0)
+        pos = np.asarray(qs) * (srt.shape[0] - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, srt.shape[0] - 1)
+        frac = (pos - lo)[:, None]
+        out[:, ok] = srt[lo] + frac * (srt[hi] - srt[lo])
+    return out
+
+
 def _interval_frame(
     name: str,
     point: np.ndarray,
@@ -489,7 +508,7 @@ def _interval_frame(
             batch = max(1, 200_000 // m)
             for d in range(0, len(draws), batch):
                 vals[d : d + batch] = evaluate(draws[d : d + batch], sl)
-            out[:, sl] = np.nanquantile(vals, qs, axis=0)
+            out[:, sl] = _quantiles(vals, qs)
     frame = pd.DataFrame({name: point}, index=index)
     for lv in levels:
         tag = f"{lv:g}"
