@@ -1,6 +1,8 @@
 """Benchmark: BG/NBD and Pareto/NBD fits with Patron vs lifetimes 0.11.3 and pymc-marketing (MAP).
 
-Run: ``python -m benchmarks clv [-- --sizes 100000,1000000 --anchor-max 100000 --robustness 20]``.
+Run: ``python -m benchmarks clv [-- --sizes 100000,1000000 --no-weekly --robustness 20]`` (the anchors run on
+every size up to ``--anchor-max``, 1M by default: lifetimes' Pareto/NBD takes minutes there). Each line prints
+wall time, process CPU time and the 1-min load average.
 
 Datasets: the CDNOW summary (2,357 customers), and synthetic summaries of N customers simulated from CDNOW-like
 parameters with Patron's simulators. Each synthetic dataset comes in two forms. In the ``continuous`` form, the
@@ -62,12 +64,12 @@ frame = pd.DataFrame({"frequency": d["x"], "recency": d["t_x"], "T": d["T"]})
 cls = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel}[sys.argv[1]]
 cls().fit(frame.head(200))  # warm imports and caches
 tracemalloc.start()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 m = cls().fit(frame)
-dt = time.perf_counter() - t0
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
-print(json.dumps({"time": dt, "peak_mb": peak / 2**20, "rss_mb": _hwm(),
+print(json.dumps({"time": dt, "cpu": cpu, "peak_mb": peak / 2**20, "rss_mb": _hwm(),
                   "params": list(map(float, m.params_)), "converged": bool(m.converged_), "rows": int(m.n_unique_rows_)}))
 """
 
@@ -84,10 +86,10 @@ from lifetimes import BetaGeoFitter, ParetoNBDFitter
 d = np.load(sys.argv[2])
 cls = {"bgnbd": BetaGeoFitter, "pareto_nbd": ParetoNBDFitter}[sys.argv[1]]
 names = {"bgnbd": ["r", "alpha", "a", "b"], "pareto_nbd": ["r", "alpha", "s", "beta"]}[sys.argv[1]]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 f = cls().fit(d["x"], d["t_x"], d["T"])
-dt = time.perf_counter() - t0
-print(json.dumps({"time": dt, "rss_mb": _hwm(),
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"time": dt, "cpu": cpu, "rss_mb": _hwm(),
                   "params": [float(f.params_[k]) for k in names]}))
 """
 
@@ -105,15 +107,15 @@ d = np.load(sys.argv[2])
 data = pd.DataFrame({"customer_id": np.arange(len(d["x"])), "frequency": d["x"], "recency": d["t_x"], "T": d["T"]})
 cls = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel}[sys.argv[1]]
 names = {"bgnbd": ["r", "alpha", "a", "b"], "pareto_nbd": ["r", "alpha", "s", "beta"]}[sys.argv[1]]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 m = cls(data=data)
 try:
     m.fit(method="map")
 except TypeError:
     m.fit(fit_method="map")
-dt = time.perf_counter() - t0
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
 post = m.idata.posterior
-print(json.dumps({"time": dt, "rss_mb": _hwm(),
+print(json.dumps({"time": dt, "cpu": cpu, "rss_mb": _hwm(),
                   "params": [float(post[k].values.ravel()[0]) for k in names]}))
 """
 
@@ -202,7 +204,7 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks clv")
     ap.add_argument("--sizes", default="100000,1000000", help="synthetic customer counts")
     ap.add_argument("--models", default="bgnbd,pareto_nbd")
-    ap.add_argument("--anchor-max", type=int, default=100_000, help="largest N the anchors are run on")
+    ap.add_argument("--anchor-max", type=int, default=1_000_000, help="largest N the anchors are run on")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per anchor fit")
     ap.add_argument("--robustness", type=int, default=0, help="random synthetic datasets per model to fit")
     ap.add_argument("--no-weekly", action="store_true", help="skip the weekly-rounded variants")
@@ -214,7 +216,10 @@ def main(argv: list[str]) -> None:
         if not args.no_weekly:
             cases.append(("synthetic", n, True))
     print("CLV fit benchmark (machine shared with other jobs: times are noisy; ratios are from the same run)")
-    header = f"{'model':<11}{'data':<22}{'rows':>9}  {'tool':<15}{'time s':>9}{'peak MB':>9}{'RSS MB':>9}{'LL':>16}{'ratio':>8}"
+    header = (
+        f"{'model':<11}{'data':<22}{'rows':>9}  {'tool':<15}{'time s':>9}{'CPU s':>8}{'load':>6}{'peak MB':>9}"
+        f"{'RSS MB':>9}{'LL':>16}{'ratio':>8}"
+    )
     print(header)
     print("-" * len(header))
     for model in args.models.split(","):
@@ -222,13 +227,15 @@ def main(argv: list[str]) -> None:
             path = _dataset(name, model, n, weekly)
             label = name if name == "cdnow" else f"{n:,} {'weekly' if weekly else 'continuous'}"
             ours = _child(sys.executable, PATRON_CHILD, model, path, args.timeout)
+            load = os.getloadavg()[0]
             if isinstance(ours, str):
                 print(f"{model:<11}{label:<22}{'':>9}  {'patron':<15}{ours}")
                 continue
             ll = _loglik(model, ours["params"], path)
             conv = "" if ours["converged"] else "  (not converged)"
             print(
-                f"{model:<11}{label:<22}{ours['rows']:>9,}  {'patron':<15}{ours['time']:>9.2f}{ours['peak_mb']:>9.0f}"
+                f"{model:<11}{label:<22}{ours['rows']:>9,}  {'patron':<15}{ours['time']:>9.2f}{ours['cpu']:>8.2f}"
+                f"{load:>6.1f}{ours['peak_mb']:>9.0f}"
                 f"{ours['rss_mb']:>9.0f}{ll:>16.2f}{'1.0':>8}{conv}"
             )
             if n > args.anchor_max:
@@ -244,8 +251,9 @@ def main(argv: list[str]) -> None:
                     continue
                 their_ll = _loglik(model, res["params"], path)
                 print(
-                    f"{'':<42}  {tool:<15}{res['time']:>9.2f}{'':>9}{res['rss_mb']:>9.0f}{their_ll:>16.2f}"
-                    f"{res['time'] / ours['time']:>8.1f}   LL(patron) - LL({tool}) = {ll - their_ll:+.3f}"
+                    f"{'':<42}  {tool:<15}{res['time']:>9.2f}{res['cpu']:>8.2f}{os.getloadavg()[0]:>6.1f}{'':>9}"
+                    f"{res['rss_mb']:>9.0f}{their_ll:>16.2f}{res['time'] / ours['time']:>8.1f}"
+                    f"   LL(patron) - LL({tool}) = {ll - their_ll:+.4f}"
                 )
     if args.robustness:
         robustness(args.robustness)

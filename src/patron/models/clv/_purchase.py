@@ -26,6 +26,9 @@ class PurchaseModelMixin:
     """``expected_purchases``, ``probability_alive``, ``probability_of_n_purchases``,
     ``expected_purchases_new_customer`` and ``simulate`` for a fitted purchase model."""
 
+    # The purchase models' numerics take per-row parameters, so intervals evaluate draws in batches.
+    _batched_draws = True
+
     def expected_purchases(
         self,
         X: Any,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
+from scipy.linalg.lapack import dstev
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 from patron.models.clv._base import CLVModel, by_value
@@ -153,33 +154,110 @@ def bgnbd_expected_new(t, r, alpha, a, b):
     return out
 
 
+def beta_quadratures(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_beta_quadrature` for many (a, b) at once: nodes and weights of shape (len(a), n).
+
+    The recurrences are built for all laws at once and each tridiagonal matrix goes straight to LAPACK's ``dstev``
+    (intervals draw hundreds of parameter sets, so this runs thousands of times per prediction).
+    Degenerate laws (non-finite recurrence, a or b at the edge of the parameter space) become a point mass at the
+    mean, as in :func:`_beta_quadrature`.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[:, None], b[:, None]
+    al, be = b - 1.0, a - 1.0
+    k = np.arange(n, dtype=float)[None, :]
+    s = 2.0 * k + al + be
+    with np.errstate(all="ignore"):
+        den = s * (s + 2.0)
+        first = (be - al) / (al + be + 2.0)
+        diag = np.where(np.abs(den) > 0, (be**2 - al**2) / np.where(den == 0, 1.0, den), first)
+        diag[:, 0] = first[:, 0]
+        m = k[:, 1:]
+        sm = 2.0 * m + al + be
+        off = np.sqrt(4.0 * m * (m + al) * (m + be) * (m + al + be) / (sm**2 * (sm + 1.0) * (sm - 1.0)))
+    ok = np.all(np.isfinite(diag), axis=1) & np.all(np.isfinite(off), axis=1)
+    nodes = np.empty((a.shape[0], n))
+    w = np.empty((a.shape[0], n))
+    for i in range(a.shape[0]):
+        if ok[i]:
+            # LAPACK's tridiagonal solver directly: scipy's eigh_tridiagonal wrapper costs more than the solve.
+            u, vecs, info = dstev(diag[i], off[i], compute_v=1)
+            ok[i] = info == 0
+            if ok[i]:
+                nodes[i], w[i] = u, vecs[0] ** 2
+    with np.errstate(all="ignore"):
+        w = w / w.sum(axis=1, keepdims=True)
+    ok &= np.all(np.isfinite(nodes), axis=1) & np.all(np.isfinite(w), axis=1)
+    nodes = 0.5 * (np.clip(nodes, -1.0, 1.0) + 1.0)
+    mean = (a / (a + b))[:, 0]
+    nodes[~ok] = mean[~ok, None]
+    w[~ok] = 1.0 / n
+    return nodes, w
+
+
+# Gauss-Jacobi node counts by (t_max/α, r): rows of (z < z_top, r < r_top) need at most `nodes` for 1e-12
+# relative accuracy, measured against a 96-node rule on 30k random laws (a 0.05..50, b 0.05..1000) per cell.
+# Everything else keeps the 32-node rule used for every row before (whose own error grows beyond z ~ 5 with large
+# r: a customer observed briefly who bought often, scored over a long horizon).
+_NODE_TABLE = (  # (z_top, ((r_top, nodes), ...))
+    (0.1, ((20.0, 8), (100.0, 12), (1000.0, 24))),
+    (0.5, ((5.0, 8), (20.0, 12), (100.0, 24))),
+    (1.0, ((1.0, 8), (5.0, 12), (20.0, 16))),
+    (2.0, ((1.0, 12), (5.0, 16), (20.0, 24))),
+    (5.0, ((1.0, 16), (5.0, 24))),
+)
+
+
+def _nodes_for(z: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Node count per row for E_p[(1 - (1 + p z)^-r) / p], p ~ Beta(a, b), z = t_max/α (see _NODE_TABLE)."""
+    out = np.full(np.shape(z), _JACOBI_NODES)
+    done = np.zeros(np.shape(z), dtype=bool)
+    for z_top, cells in _NODE_TABLE:
+        for r_top, nodes in cells:
+            hit = ~done & (z < z_top) & (r < r_top)
+            out[hit] = nodes
+            done |= hit
+    return out
+
+
 def bgnbd_expected_path(times, r, alpha, a, b):
     """E[X(t)] (FHL 2005 eq. 7, by the quadrature of :func:`bgnbd_expected_new`) for each time in the 1-D
     ``times`` and each customer's parameters: an array (len(times), n), n the broadcast length of the parameters
-    (1 if all are scalars)."""
+    (1 if all are scalars).
+
+    Rows are grouped by node count (:func:`_nodes_for`) and, within a group, by distinct (a, b), whose
+    quadrature rules are built in one batch."""
     times = np.asarray(times, dtype=float)
     r, alpha, a, b = (
         np.atleast_1d(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, a, b)))
     )
     n = r.shape[0]
     out = np.empty((times.shape[0], n))
-    keys, inverse = np.unique(np.column_stack([a, b]), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
-    chunk = max(1, 2_000_000 // (_JACOBI_NODES * max(len(times), 1)))
-    for g, (ag, bg) in enumerate(keys):
-        p, w = beta_quadrature(_JACOBI_NODES, ag, bg)
-        group = order[bounds[g] : bounds[g + 1]]
-        for start in range(0, len(group), chunk):
-            rows = group[start : start + chunk]
-            z = times[:, None, None] * (p[None, None, :] / alpha[rows][None, :, None])
+    if times.shape[0] == 0 or n == 0:
+        return out
+    t_max = float(np.max(times))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        counts = _nodes_for(np.where(alpha > 0, t_max / alpha, np.inf), r)
+    for nodes in np.unique(counts):
+        rows_n = np.flatnonzero(counts == nodes)
+        # Distinct (a, b) by one 1-D unique over complex numbers a + ib (sorted by a, then b).
+        keys, inverse = np.unique(a[rows_n] + 1j * b[rows_n], return_inverse=True)
+        P, W = beta_quadratures(int(nodes), keys.real, keys.imag)
+        inverse = inverse.ravel()
+        chunk = max(1, 2_000_000 // (int(nodes) * max(len(times), 1)))
+        for start in range(0, len(rows_n), chunk):
+            sel = slice(start, start + chunk)
+            rows = rows_n[sel]
+            p = P[inverse[sel]][None, :, :]
+            al = alpha[rows][None, :, None]
             rr = r[rows][None, :, None]
+            z = times[:, None, None] * (p / al)
             with np.errstate(divide="ignore", invalid="ignore"):
                 f = -np.expm1(-rr * np.log1p(z)) / p
             # p -> 0 limit (no dropout): r t / α
-            f = np.where(z > 1e-300, f, rr * times[:, None, None] / alpha[rows][None, :, None])
-            out[:, rows] = f @ w
+            f = np.where(z > 1e-300, f, rr * times[:, None, None] / al)
+            out[:, rows] = np.einsum("tmk,mk->tm", f, W[inverse[sel]])
     return out
 
 

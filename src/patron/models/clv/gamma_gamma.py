@@ -89,6 +89,7 @@ class GammaGammaModel(CLVModel):
     _data_columns = ("frequency", "monetary_value")
     _param_names = ("p", "q", "gamma")
     _linked_param = "gamma"
+    _batched_draws = True
 
     def _select_rows(self, X: pd.DataFrame) -> pd.DataFrame:
         if "frequency" not in X.columns:
@@ -183,27 +184,50 @@ class GammaGammaModel(CLVModel):
         disc = (1.0 + discount_rate) ** -np.arange(1, horizon + 1)
         times = time_unit_per_period * np.arange(0, horizon + 1)
 
-        def clv(theta_p: np.ndarray, theta_s: np.ndarray, sl: slice) -> np.ndarray:
-            pp = purchase_model._natural(theta_p, pZ[sl])
-            sp = self._natural(theta_s, sZ[sl])
-            pd_ = {k: v[sl] for k, v in pdata.items()}
-            sd = {k: v[sl] for k, v in sdata.items()}
+        def clv_rows(
+            pp: Mapping[str, Any], sp: Mapping[str, Any], pd_: Mapping[str, np.ndarray], sd
+        ) -> np.ndarray:
             spend = gg_expected_spend(sp["p"], sp["q"], sp["gamma"], sd["frequency"], sd["monetary_value"])
             cum = np.broadcast_to(purchase_model._expected_path(pp, pd_, times), (len(times), *spend.shape))
             return margin * spend * (disc @ np.diff(cum, axis=0)) if horizon else np.zeros_like(spend)
 
         with np.errstate(all="ignore"):
-            point = clv(purchase_model.theta_, self.theta_, slice(None))
+            point = clv_rows(
+                purchase_model._natural(purchase_model.theta_, pZ),
+                self._natural(self.theta_, sZ),
+                pdata,
+                sdata,
+            )
         if not level:
             return pd.Series(point, index=index, name="clv")
         dp = purchase_model.parameter_draws(n_draws, random_state)
         ds = self.parameter_draws(
             n_draws, None if random_state is None else np.random.default_rng(random_state).integers(2**32)
         )
+
+        def clv(idx: np.ndarray, sl: slice) -> np.ndarray:
+            # Joint draws (dp[i], ds[i]) for the draw indices idx, and the customers of the slice.
+            i = idx[:, 0].astype(int)
+            m = sl.stop - sl.start
+            pd_ = {k: np.tile(v[sl], len(i)) for k, v in pdata.items()}
+            sd = {k: np.tile(v[sl], len(i)) for k, v in sdata.items()}
+            if getattr(purchase_model, "_batched_draws", False):
+                pp = purchase_model._batch_params(dp[i], pZ[sl])
+                return clv_rows(pp, self._batch_params(ds[i], sZ[sl]), pd_, sd).reshape(len(i), m)
+            return np.stack(
+                [
+                    clv_rows(
+                        purchase_model._natural(dp[j], pZ[sl]),
+                        self._natural(ds[j], sZ[sl]),
+                        {k: v[sl] for k, v in pdata.items()},
+                        {k: v[sl] for k, v in sdata.items()},
+                    )
+                    for j in i
+                ]
+            )
+
         pairs = np.arange(n_draws)[:, None]
-        return _interval_frame(
-            "clv", point, index, level, lambda i, sl: clv(dp[int(i[0])], ds[int(i[0])], sl), pairs
-        )
+        return _interval_frame("clv", point, index, level, clv, pairs)
 
     @staticmethod
     def _simulate(p, x, rng):
