@@ -14,6 +14,7 @@ from patron.api.limits import BodySizeLimit
 from patron.api.routes import customers, dashboard_login, health, queries, runs, scoring, segments
 from patron.config import Settings, get_settings
 from patron.dashboard import create_router
+from patron.services.keys import VerifiedKeyCache
 from patron.services.scoring import ModelCache
 
 DESCRIPTION = """
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pool = RepositoryPool(settings.store)
     app.state.models = ModelCache()
+    app.state.keys = VerifiedKeyCache(settings.key_cache_seconds)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 

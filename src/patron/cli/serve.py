@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", help="Worker processes (PostgreSQL stores only; DuckDB: 1)."
         ),
+        access_log: bool = typer.Option(
+            True, "--access-log/--no-access-log", help="Log one line per request (costs CPU at high rates)."
+        ),
         store_url: str = StoreOption,
     ) -> None:
         """Serve the API (OpenAPI docs at /docs). Every endpoint but /health and /ready needs an API key."""
@@ -37,6 +40,14 @@ def register(app: typer.Typer) -> None:
             import os
 
             os.environ["PATRON_STORE"] = settings.store
-            uvicorn.run("patron.api:create_app", factory=True, host=host, port=port, workers=workers)
+            uvicorn.run(
+                "patron.api:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=access_log,
+            )
         else:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+            # uvicorn picks uvloop and httptools (dependencies) over asyncio and h11 by itself.
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=access_log)
