@@ -305,7 +305,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per rate (default 60)")
     parser.add_argument("--customers", type=int, default=1_000_000, help="batch size (default 1,000,000)")
     parser.add_argument("--store", choices=("duckdb", "postgres"), default="duckdb")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (PostgreSQL only)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (DuckDB: read-only)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args(argv)

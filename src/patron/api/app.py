@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.pool = RepositoryPool(settings.store)
+    app.state.pool = RepositoryPool(settings.store, read_only=settings.read_only)
     app.state.models = ModelCache()
     app.state.keys = VerifiedKeyCache(settings.key_cache_seconds)
     errors.install(app)

@@ -31,8 +31,9 @@ class RepositoryPool:
     connection, so each request gets its own connection and transactions never interleave.
     """
 
-    def __init__(self, url: str, size: int = 8) -> None:
+    def __init__(self, url: str, size: int = 8, *, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
         self._idle: queue.LifoQueue[Repository] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
 
@@ -42,7 +43,7 @@ class RepositoryPool:
             return self._idle.get_nowait()
         except queue.Empty:
             try:
-                return open_repository(self.url)
+                return open_repository(self.url, read_only=self.read_only)
             except BaseException:
                 self._slots.release()
                 raise
