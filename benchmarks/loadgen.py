@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+MAX_IDLE = 3.0  # seconds a keep-alive connection may sit idle before the generator stops using it
+
 
 class _Conn(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight (no pipelining). Callbacks only, no tasks."""
@@ -38,6 +40,7 @@ class _Conn(asyncio.Protocol):
         self.buf = bytearray()
         self.current: tuple[int, float] | None = None  # (request index, due time)
         self.closed = False
+        self.idle_since = time.perf_counter()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -145,6 +148,12 @@ class _Generator:
     def dispatch(self, i: int, due: float) -> None:
         while self.idle:
             conn = self.idle.pop()
+            if not conn.closed and time.perf_counter() - conn.idle_since > MAX_IDLE:
+                # The server may be closing it (uvicorn drops keep-alive connections idle for 5 s): a request
+                # written now could meet the close and fail through no fault of the server under load.
+                conn.closed = True
+                conn.transport.close()  # type: ignore[union-attr]
+                continue
             if not conn.closed:
                 self.busy.add(conn)
                 conn.send(i, due)
@@ -163,6 +172,7 @@ class _Generator:
             self.busy.add(conn)
             conn.send(*self.backlog.popleft())
         else:
+            conn.idle_since = time.perf_counter()
             self.idle.append(conn)
 
     def failed(self, conn: _Conn, current: tuple[int, float] | None, reason: str) -> None:
