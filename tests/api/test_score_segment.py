@@ -128,3 +128,26 @@ def test_inputs_the_summary_cannot_give_are_named_then_used(segmented) -> None:
     with open_repository(url) as repo:
         stored = repo.read_results("segment_assignments", run_id=run_id).set_index("customer_id")
     assert score["segment"] == int(stored.loc[cid, "segment"])
+
+
+def test_one_time_buyer_without_spend_has_no_spend_input(segmented) -> None:
+    """A one-time buyer sent without monetary_value: scored (spend model's mean), but their total spend is unknown,
+    so log_monetary is named missing rather than taken as 0; with it (their first order's value) they get a
+    segment."""
+    client, url, headers, _, _ = segmented
+    with open_repository(url) as repo:
+        run_id = segment(repo, method="kmeans", k=3, top_categories=0)
+    one_time = {"customer_id": "new", "frequency": 0, "recency": 0, "T": 3.0}
+    r = client.post("/score", json={"customers": [one_time]}, headers=headers)
+    assert r.status_code == 200, r.text
+    score = r.json()["scores"][0]
+    assert score["clv"] > 0 and score["segment"] is None and score["segment_missing"] == ["log_monetary"]
+    r = client.post("/score", json={"customers": [one_time | {"monetary_value": 30.0}]}, headers=headers)
+    score = r.json()["scores"][0]
+    features = pd.DataFrame(
+        {"customer_id": ["new"], "recency_days": [21.0], "tenure_days": [21.0]}
+        | {"log_frequency": [np.log1p(1.0)], "log_monetary": [np.log1p(30.0)]}
+    )
+    with open_repository(url) as repo:
+        expected = assign(repo, features, run_id=run_id).iloc[0]
+    assert score["segment"] == int(expected["segment"]) and score["segment_run_id"] == run_id

@@ -308,7 +308,15 @@ def _segments(
     """Per customer: segment, segment_name, segment_strength, segment_run_id; or segment None and the inputs it
     lacked (``segment_missing``) when neither the request nor the summary gives every input of the segmenter."""
     inputs = segmenter.inputs
-    derived = derived_segment_inputs(frame, scored, time_unit)
+    # A one-time buyer sent without monetary_value was scored with 0 (the spend model ignores it), but their
+    # spend is unknown, not 0: the spend inputs are left missing unless segment_features give them.
+    sent = frame.assign(
+        monetary_value=[
+            float("nan") if c.get("monetary_value") is None else v
+            for c, v in zip(customers, frame["monetary_value"], strict=True)
+        ]
+    )
+    derived = derived_segment_inputs(sent, scored, time_unit)
     given = pd.DataFrame([c.get("segment_features") or {} for c in customers], index=frame.index)
     unknown = sorted(set(given.columns) - set(inputs))
     if unknown:
