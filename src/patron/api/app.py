@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from patron import __version__
 from patron.api import errors
+from patron.api.batching import ScoreBatcher
 from patron.api.deps import RepositoryPool, dashboard_guard, get_repo
 from patron.api.limits import BodySizeLimit
 from patron.api.routes import customers, dashboard_login, health, queries, runs, scoring, segments
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pool = RepositoryPool(settings.store, read_only=settings.read_only)
     app.state.models = ModelCache()
     app.state.keys = VerifiedKeyCache(settings.key_cache_seconds)
+    app.state.batcher = ScoreBatcher()
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from patron.errors import InputError, ModelError, NotFoundError
+from patron.errors import InputError, ModelError, NotFoundError, PatronError
 from patron.storage.base import RUNS_TABLE, Repository, quote_identifier
 
 SCORE_TABLES: dict[str, str] = {
@@ -218,19 +218,18 @@ class ModelCache:
             return cached
 
 
-def summary_frame(customers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """A BTYD summary frame (indexed by customer_id) from request records; ids default to their position."""
+def _summary_values(customers: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.ndarray]:
+    """Validated customer ids and BTYD values (n, 4) of request records; ids default to their position."""
     if not customers:
         raise InputError("give at least one customer to score")
     nan = float("nan")
     values = np.array(
         [[nan if c.get(f) is None else float(c[f]) for f in BTYD_FIELDS] for c in customers], dtype=float
-    )
+    ).reshape(len(customers), len(BTYD_FIELDS))
     # A customer with no repeat purchase has no mean repeat spend: 0 by the lifetimes convention (the spend model
     # gives them the population mean).
     values[(values[:, 0] == 0) & np.isnan(values[:, 3]), 3] = 0.0
     ids = [str(c.get("customer_id") or i) for i, c in enumerate(customers)]
-    frame = pd.DataFrame(values, columns=list(BTYD_FIELDS), index=pd.Index(ids, name="customer_id"))
     lacking = np.flatnonzero(np.isnan(values[:, 3]))
     if len(lacking):
         raise InputError(
@@ -238,10 +237,21 @@ def summary_frame(customers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             column="monetary_value",
             expected="the mean value of the repeat purchases",
         )
-    if frame.index.has_duplicates:
-        dup = frame.index[frame.index.duplicated()][0]
+    if len(set(ids)) < len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
         raise InputError(f"customer_id {dup!r} appears more than once in the request")
-    return frame
+    return ids, values
+
+
+def _frame(values: np.ndarray, ids: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(values, columns=list(BTYD_FIELDS), index=pd.Index(list(ids), name="customer_id"))
+
+
+def summary_frame(customers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A BTYD summary frame (indexed by customer_id) from request records; ids default to their position."""
+    ids, values = _summary_values(customers)
+    return _frame(values, ids)
 
 
 def score_frame(
@@ -362,20 +372,89 @@ def score_customers(
     when one is stored (see :func:`derived_segment_inputs`; ``segment_features`` in a record add or override
     inputs); and, if it carries ``features`` and a churn model is stored, ``churn`` (the churn service's dict:
     probability, reasons ...)."""
-    frame = summary_frame(customers)
+    ids, values = _summary_values(customers)
+    return _score_prepared(
+        models, customers, ids, values, horizon=horizon, discount_rate=discount_rate, margin=margin
+    )
+
+
+def score_many(
+    models: ScoringModels,
+    requests: Sequence[Sequence[Mapping[str, Any]]],
+    *,
+    horizon: int = 52,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+) -> list[list[dict[str, Any]] | PatronError]:
+    """:func:`score_customers` for several requests in one pass over the models, for each request its answer or
+    its error (a bad request does not fail the others).
+
+    The models' prediction methods have a fixed cost per call (about 1 ms, mostly pandas) that dwarfs the cost per
+    customer, so a server that scores the single-customer requests waiting at the same moment together does the
+    same work in a fraction of the CPU time. The numbers equal those of scoring each request alone to rounding
+    (1e-12 relative: the models are row-wise, only array shapes differ); customer ids may repeat across requests. If the pass fails, each request is scored alone so
+    that the error reaches the request it belongs to.
+    """
+    results: list[list[dict[str, Any]] | PatronError | None] = [None] * len(requests)
+    ready: list[tuple[int, list[str], np.ndarray]] = []
+    for i, customers in enumerate(requests):
+        try:
+            ready.append((i, *_summary_values(customers)))
+        except PatronError as exc:
+            results[i] = exc
+    kwargs = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
+
+    def alone(i: int, ids: list[str], values: np.ndarray) -> None:
+        try:
+            results[i] = _score_prepared(models, requests[i], ids, values, **kwargs)
+        except PatronError as exc:
+            results[i] = exc
+
+    if len(ready) == 1:
+        alone(*ready[0])
+    elif ready:
+        records = [c for i, _, _ in ready for c in requests[i]]
+        ids = [c for _, request_ids, _ in ready for c in request_ids]
+        try:
+            items = _score_prepared(
+                models, records, ids, np.vstack([v for _, _, v in ready]), positional=True, **kwargs
+            )
+        except PatronError:
+            for i, request_ids, values in ready:
+                alone(i, request_ids, values)
+        else:
+            start = 0
+            for i, request_ids, _ in ready:
+                results[i] = items[start : start + len(request_ids)]
+                start += len(request_ids)
+    return results  # type: ignore[return-value]
+
+
+def _score_prepared(
+    models: ScoringModels,
+    customers: Sequence[Mapping[str, Any]],
+    ids: Sequence[str],
+    values: np.ndarray,
+    *,
+    horizon: int,
+    discount_rate: float,
+    margin: float,
+    positional: bool = False,
+) -> list[dict[str, Any]]:
+    # positional: the frame is indexed by row number (ids may repeat when several requests are scored together).
+    frame = _frame(values, [str(k) for k in range(len(ids))] if positional else ids)
     scored = score_frame(models, frame, horizon=horizon, discount_rate=discount_rate, margin=margin)
     segments = (
         _segments(models.segmenter, customers, frame, scored, models.time_unit) if models.segmenter else None
     )
     # Plain Python values column by column (tolist), not row by row: this runs on every request.
-    ids = [str(c) for c in scored.index]
     columns = {
         k: [None if v != v else v for v in scored[k].to_numpy(dtype=float).tolist()] for k in scored.columns
     }
     out = []
     for i, (customer_id, record) in enumerate(zip(ids, customers, strict=True)):
         item: dict[str, Any] = {"customer_id": customer_id}
-        item.update({k: values[i] for k, values in columns.items()})
+        item.update({k: column[i] for k, column in columns.items()})
         if segments is not None:
             item.update(segments[i])
         features = record.get("features")
