@@ -27,6 +27,12 @@ class Settings:
     max_request_bytes: int = field(
         default_factory=lambda: int(_env("PATRON_MAX_REQUEST_BYTES", str(10 * 2**20)))
     )
+    # Open the store read-only (the API never writes): lets several server processes share one DuckDB file.
+    read_only: bool = field(
+        default_factory=lambda: _env("PATRON_READ_ONLY", "0").lower() in ("1", "true", "yes")
+    )
+    # How long the API trusts a key it verified: a revoked key stops working within this many seconds.
+    key_cache_seconds: float = field(default_factory=lambda: float(_env("PATRON_KEY_CACHE_SECONDS", "2")))
 
 
 def get_settings() -> Settings:

@@ -57,13 +57,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_runs_uvicorn(tmp_path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_runs_uvicorn(tmp_path, workers) -> None:
+    """One worker, or two sharing the DuckDB file read-only (an empty store: no runs table yet, none created)."""
     store = str(tmp_path / "s.duckdb")
     result = runner.invoke(app, ["keys", "create", "--scope", "read", "--store", store])
     token = result.output.strip().splitlines()[-1]
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "patron.cli.main", "serve", "--port", str(port), "--store", store],
+        [
+            sys.executable,
+            "-m",
+            "patron.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--store",
+            store,
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},
@@ -92,6 +105,8 @@ def test_serve_runs_uvicorn(tmp_path) -> None:
         proc.stdout.close()
 
 
-def test_serve_refuses_workers_on_duckdb(tmp_path) -> None:
+def test_serve_workers_on_a_missing_duckdb_file_is_a_clear_error(tmp_path) -> None:
     result = runner.invoke(app, ["serve", "--workers", "2", "--store", str(tmp_path / "s.duckdb")])
-    assert result.exit_code == 2 and "DuckDB store allows one process" in result.output
+    assert result.exit_code == 2 and "opens the DuckDB store read-only" in result.output
+    result = runner.invoke(app, ["serve", "--workers", "0", "--store", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2 and "--workers must be at least 1" in result.output

@@ -145,6 +145,16 @@ class CustomerBase(Strict):
         examples=[{"orders": 5, "days_since_last": 12.0}],
     )
 
+    segment_features: dict[str, float] | None = Field(
+        None,
+        description=(
+            "Inputs of the stored segmenter that the summary cannot give (e.g. `share <category>`), or overrides "
+            "of the derived ones (recency_days, tenure_days, log_frequency, log_monetary, ...). Without them the "
+            "segment comes from the summary and the CLV scores alone, or is null with `segment_missing`."
+        ),
+        examples=[{"share DOG FOODS": 0.4}],
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> CustomerBase:
         if self.recency > self.T:
@@ -155,6 +165,8 @@ class CustomerBase(Strict):
             raise ValueError("a customer with repeat purchases (frequency > 0) needs monetary_value")
         if self.features is not None and len(self.features) > 1000:
             raise ValueError("at most 1000 features")
+        if self.segment_features is not None and len(self.segment_features) > 1000:
+            raise ValueError("at most 1000 segment_features")
         return self
 
 
@@ -190,5 +202,6 @@ class ScoreCreate(Strict):
 class ScorePublic(BaseModel):
     clv_run_id: str
     churn_run_id: str | None = None
+    segment_run_id: str | None = None
     horizon: int
     scores: list[dict[str, Any]]

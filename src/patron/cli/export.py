@@ -15,7 +15,7 @@ from patron.errors import ConfigError, InputError
 
 export_app = typer.Typer(
     name="export",
-    help="Define segments and export them (members, audiences, weekly covariates).",
+    help="Define segments and export them (members, audiences, weekly covariates, webhooks).",
     no_args_is_help=True,
 )
 
@@ -106,12 +106,39 @@ def segment(
     covariates: bool = typer.Option(
         False, "--covariates", help="Export the weekly covariate series instead."
     ),
+    webhook: str = typer.Option(
+        None,
+        "--webhook",
+        help="POST the members as campaign profiles (email, customer_id, patron_* properties) to this URL "
+        "in JSON batches, with retries; every batch is recorded (see `patron export deliveries`).",
+    ),
+    batch_size: int = typer.Option(500, "--batch-size", help="With --webhook: profiles per POST."),
+    max_attempts: int = typer.Option(
+        5, "--max-attempts", help="With --webhook: tries per batch (timeouts, 429 and 5xx are retried)."
+    ),
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            help='With --webhook: an HTTP header "Name: value" (repeatable), e.g. the tool\'s API key; '
+            "never stored.",
+        ),
+    ] = None,
     store_url: str = StoreOption,
 ) -> None:
-    """Write a segment's members (or its audience split, or its weekly covariates) to CSV or Parquet."""
+    """Write a segment's members (or its audience split, or its weekly covariates) to CSV or Parquet, or send
+    them to a webhook."""
     from patron.services import segments
 
     with user_errors(), store(store_url) as repo:
+        if webhook:
+            if audience or covariates or out or fmt:
+                raise ConfigError(
+                    "--webhook sends the members: drop --audience, --covariates, --out, --format"
+                )
+            _send_to_webhook(repo, name, webhook, batch_size, max_attempts, header or [])
+            return
         if audience and covariates:
             raise ConfigError("choose one of --audience and --covariates")
         fmt = (fmt or (out.suffix.lstrip(".") if out and out.suffix else "csv")).lower()
@@ -138,6 +165,72 @@ def segment(
             frame.to_csv(out, index=False) if fmt == "csv" else frame.to_parquet(out, index=False)
             path, n = out, len(frame)
         console.print(f"wrote {n:,} rows ({what}) of segment {name!r} to {path}")
+
+
+def _parse_headers(values: list[str]) -> dict[str, str]:
+    headers = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t\r\n") or "\n" in content:
+            raise ConfigError(f'--header must read "Name: value", got {value!r}')
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def _send_to_webhook(
+    repo, name: str, url: str, batch_size: int, max_attempts: int, header: list[str]
+) -> None:
+    from patron.services.exports import campaign_records
+    from patron.services.webhooks import deliver
+
+    headers = _parse_headers(header)
+    records = campaign_records(repo, name)
+    report = deliver(repo, url, records, batch_size=batch_size, max_attempts=max_attempts, headers=headers)
+    console.print(
+        f"delivery {report.delivery_id}: {report.records_delivered:,} of {len(records):,} profiles of segment "
+        f"{name!r} delivered to {url} in {report.delivered} of {report.batches} batches ({report.attempts} POSTs)",
+        soft_wrap=True,
+    )
+    for error in report.errors:
+        console.print(f"[red]failed[/] {error}", soft_wrap=True, markup=True, highlight=False)
+    if not report.ok:
+        console.print(f"see `patron export deliveries --delivery {report.delivery_id}`")
+        raise typer.Exit(1)
+
+
+@export_app.command("deliveries")
+def deliveries_(
+    delivery: str = typer.Option(None, "--delivery", help="Only this delivery's batches."),
+    last: int = typer.Option(50, "--last", help="Show the newest N batches (0: all)."),
+    store_url: str = StoreOption,
+) -> None:
+    """List webhook deliveries batch by batch: where, how many profiles, status, attempts, errors."""
+    from patron.services.webhooks import deliveries
+
+    with user_errors(), store(store_url) as repo:
+        frame = deliveries(repo, delivery)
+        if delivery and frame.empty:
+            raise ConfigError(f"no delivery {delivery!r} (see `patron export deliveries`)")
+        if last > 0:
+            frame = frame.tail(last)
+        table = Table("delivery", "batch", "url", "profiles", "status", "http", "attempts", "at", "error")
+        for row in frame.itertuples(index=False):
+            table.add_row(
+                row.delivery_id,
+                str(row.batch),
+                row.url,
+                f"{row.n_records:,}",
+                row.status,
+                ""
+                if row.status_code is None or row.status_code != row.status_code
+                else str(int(row.status_code)),
+                str(row.attempts),
+                f"{row.created_at:%Y-%m-%d %H:%M:%S}",
+                (row.error or "")[:60] if isinstance(row.error, str) else "",
+            )
+        console.print(table)
+        ok = int((frame["status"] == "delivered").sum())
+        console.print(f"{len(frame):,} batches shown: {ok:,} delivered, {len(frame) - ok:,} failed")
 
 
 def register(app: typer.Typer) -> None:

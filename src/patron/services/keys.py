@@ -11,6 +11,11 @@ easier to protect. The salt still means equal secrets never hash alike and no pr
 scheme GitHub and Stripe-style API tokens use. Comparison is constant-time (``hmac.compare_digest``).
 
 Scopes: ``read`` (runs, models, segments, scores, queries), ``score`` (POST /score) and ``admin`` (everything).
+
+The API checks a key against the store once and then remembers the answer for a short while
+(:class:`VerifiedKeyCache`, 2 s by default): a request with a known key costs no query. Revoking a key therefore
+takes effect within that time in a running server, not instantly; the cache holds only keys that verified, keyed
+by a SHA-256 of the token (never the token), so an unknown, wrong or revoked key always reaches the store.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -148,3 +156,65 @@ def verify_key(repo: Repository, token: str) -> ApiKey | None:
     if not hmac.compare_digest(_hash(str(salt), secret), str(hashed)):
         return None
     return ApiKey(key_id, name, tuple(str(scopes).split(",")), created)
+
+
+class VerifiedKeyCache:
+    """Keys that verified recently, so that a request with a known key costs no query (see the module docstring).
+
+    An entry lives ``ttl`` seconds from the moment it was verified against the store, whatever its use, so a
+    revoked key keeps working for at most ``ttl`` seconds. Only successes are cached: failures always go to the
+    store (a key created a moment ago works at once). At most ``max_entries`` keys are kept (oldest dropped).
+    """
+
+    def __init__(
+        self, ttl: float = 2.0, *, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if ttl < 0:
+            raise ConfigError(f"the key cache time must be >= 0 seconds, got {ttl}")
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[bytes, tuple[float, ApiKey]] = {}
+
+    @staticmethod
+    def _digest(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> ApiKey | None:
+        """The cached key for ``token`` if verified less than ``ttl`` seconds ago, else None."""
+        digest = self._digest(token)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if self._clock() >= entry[0]:
+                del self._entries[digest]
+                return None
+            return entry[1]
+
+    def verify(self, repo_or_factory: Repository | Callable[[], Repository], token: str) -> ApiKey | None:
+        """:func:`verify_key` through the cache; ``repo_or_factory`` is used only on a miss (a factory may be a
+        context manager returning a repository, so a connection is taken only when needed)."""
+        cached = self.get(token)
+        if cached is not None:
+            return cached
+        if isinstance(repo_or_factory, Repository):
+            key = verify_key(repo_or_factory, token)
+        else:
+            with repo_or_factory() as repo:
+                key = verify_key(repo, token)
+        if key is not None and self.ttl > 0:
+            self.put(token, key)
+        return key
+
+    def put(self, token: str, key: ApiKey) -> None:
+        digest = self._digest(token)
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[digest] = (self._clock() + self.ttl, key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

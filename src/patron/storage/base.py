@@ -32,6 +32,19 @@ from patron import __version__
 from patron.errors import NotFoundError
 
 RUNS_TABLE = "runs"
+RUN_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "kind",
+    "status",
+    "started_at",
+    "finished_at",
+    "params",
+    "input_fingerprint",
+    "timings",
+    "report",
+    "error",
+    "package_version",
+)
 MODELS_TABLE = "model_artifacts"
 
 
@@ -199,12 +212,14 @@ class Repository(ABC):
 
     def list_runs(self, kind: str | None = None) -> pd.DataFrame:
         """All runs, newest first."""
-        self._ensure_runs_table()
+        if not self._runs_exist():
+            return pd.DataFrame(columns=list(RUN_COLUMNS))
         where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
         return self.query(f"SELECT * FROM {RUNS_TABLE} {where} ORDER BY started_at DESC, run_id DESC", params)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        self._ensure_runs_table()
+        if not self._runs_exist():
+            raise NotFoundError(f"no run with id {run_id!r}")
         rows = self.query(f"SELECT * FROM {RUNS_TABLE} WHERE run_id = ?", [run_id])
         if rows.empty:
             raise NotFoundError(f"no run with id {run_id!r}")
@@ -212,7 +227,8 @@ class Repository(ABC):
 
     def latest_run(self, kind: str) -> dict[str, Any] | None:
         """The newest succeeded run of ``kind``, or None."""
-        self._ensure_runs_table()
+        if not self._runs_exist():
+            return None
         rows = self.query(
             f"SELECT * FROM {RUNS_TABLE} WHERE kind = ? AND status = 'succeeded' "
             "ORDER BY started_at DESC, run_id DESC LIMIT 1",
@@ -253,6 +269,13 @@ class Repository(ABC):
         return pickle.loads(bytes(rows.iloc[0]["payload"]))
 
     # --- runs table -----------------------------------------------------------------------------------------
+    def _runs_exist(self) -> bool:
+        """Whether the runs table exists, creating it first unless the store was opened read-only."""
+        if getattr(self, "read_only", False):
+            return self.has_table(RUNS_TABLE)
+        self._ensure_runs_table()
+        return True
+
     def _ensure_runs_table(self) -> None:
         if not self.has_table(RUNS_TABLE):
             self.execute(

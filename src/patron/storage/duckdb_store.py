@@ -19,6 +19,7 @@ class DuckDBRepository(Repository):
     def __init__(self, path: str | Path = "patron.duckdb", *, read_only: bool = False) -> None:
         self.path = str(path)
         self.url = self.path
+        self.read_only = read_only
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(self.path, read_only=read_only)
