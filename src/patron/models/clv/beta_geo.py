@@ -251,6 +251,14 @@ def _turnover_ratio(times, r, alpha, p):
     return np.where(zp > 1e-300, f, rr * zt)
 
 
+def _rules_by_value(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jacobi rules of Beta(c, 1) per row, built once per distinct c (one LAPACK solve each, not one per row)."""
+    keys, inverse = np.unique(c, return_inverse=True)
+    nodes, weights = beta_quadratures(_SPLIT_END_NODES, keys, np.ones(keys.shape[0]))
+    inverse = inverse.ravel()
+    return nodes[inverse], weights[inverse]
+
+
 def bgnbd_expected_split(times, r, alpha, a, b):
     """E_p[(1 - (α/(α+pt))^r) / p], p ~ Beta(a, b), by the three-piece rule described above: an array
     (len(times), n) for per-row parameters of length n. Accurate to ~1e-12 relative for any t/α, r, a, b
@@ -273,7 +281,7 @@ def bgnbd_expected_split(times, r, alpha, a, b):
     lnorm = -betaln(a, b)
     out = np.zeros((times.shape[0], n))
     # [0, p0]: p = p0 v, weight v^(a-1) exactly (Jacobi rule of Beta(a, 1); its mass 1/a put back).
-    V, WV = beta_quadratures(_SPLIT_END_NODES, a, np.ones(n))
+    V, WV = _rules_by_value(a)
     p = p0[:, None] * V
     w = WV * np.exp((a * np.log(p0) - np.log(a) + lnorm)[:, None] + (b[:, None] - 1.0) * np.log1p(-p))
     out += np.einsum("tmk,mk->tm", _turnover_ratio(times, r, alpha, p), w)
@@ -285,7 +293,7 @@ def bgnbd_expected_split(times, r, alpha, a, b):
     w = (s1 - s0)[:, None] * wu * np.exp(a[:, None] * s + (b[:, None] - 1.0) * np.log1p(-p) + lnorm[:, None])
     out += np.einsum("tmk,mk->tm", _turnover_ratio(times, r, alpha, p), w)
     # [p1, 1]: p = 1 - (1 - p1) u, weight u^(b-1) exactly (Jacobi rule of Beta(b, 1)).
-    U, WU = beta_quadratures(_SPLIT_END_NODES, b, np.ones(n))
+    U, WU = _rules_by_value(b)
     p = 1.0 - (1.0 - p1)[:, None] * U
     w = WU * np.exp((b * np.log1p(-p1) - np.log(b) + lnorm)[:, None] + (a[:, None] - 1.0) * np.log(p))
     out += np.einsum("tmk,mk->tm", _turnover_ratio(times, r, alpha, p), w)
