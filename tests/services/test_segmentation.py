@@ -128,14 +128,17 @@ def test_assignment_invariant_to_row_order(store, tmp_path) -> None:
     )
 
 
-def test_assign_new_customers_matches_stored_labels(store) -> None:
+@pytest.mark.parametrize("method", ["kmeans", "glrm"])
+def test_assign_new_customers_matches_stored_labels(store, method) -> None:
     repo, _ = store
-    run_id = segment(repo, method="kmeans")
+    run_id = segment(repo, method=method, k=3 if method == "glrm" else None)
     stored = repo.read_results("segment_assignments", run_id=run_id).set_index("customer_id")
     features = segment_features(repo).reset_index()
     got = assign(repo, features.iloc[::-1]).set_index("customer_id").loc[stored.index]
     np.testing.assert_array_equal(got["segment"], stored["segment"])
     assert (got["segment_name"] == stored["segment_name"]).all()
+    # the strengths of the fitted customers, recomputed from their features, are the stored ones
+    np.testing.assert_allclose(got["strength"], stored["strength"], atol=1e-6)
     with pytest.raises(InputError, match=r"lacks column\(s\) \['log_monetary'\]"):
         assign(repo, features.drop(columns="log_monetary"))
 

@@ -96,10 +96,6 @@ def _fit(method: str, model: Any, features: pd.DataFrame, rfm: pd.DataFrame) -> 
     labels = np.asarray(model.labels_, dtype=np.int64)
     if hasattr(model, "strengths_"):
         strength = np.asarray(model.strengths_, dtype=float)
-    elif hasattr(model, "glrm_"):
-        # GLRM + K-Means: 1 - d1/d2 over the distances to the two nearest centres in the low-rank space
-        dist = np.sort(model.kmeans_.transform(model.glrm_.X_), axis=1)
-        strength = 1.0 - dist[:, 0] / np.maximum(dist[:, 1], 1e-12)
     else:
         strength = np.asarray(model.membership_strength(X), dtype=float)
     return labels, strength
@@ -399,10 +395,15 @@ def assign(repo: Repository, frame: pd.DataFrame, *, run_id: str | None = None) 
         labels = model.predict(X)
         strength = model.membership_strength(X)
     else:
-        bad = ~np.isfinite(X.to_numpy(dtype=float))
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise InputError("a feature value is missing or infinite", row=int(row) + 1, column=wanted[col])
+        if (
+            method != "glrm"
+        ):  # GLRM takes missing entries (it imputes them); the distance-based methods cannot
+            bad = ~np.isfinite(X.to_numpy(dtype=float))
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
+                raise InputError(
+                    "a feature value is missing or infinite", row=int(row) + 1, column=wanted[col]
+                )
         labels, strength = model.predict_with_strength(X)
     names = repo.read_results(PROFILES, run_id=record["run_id"]).set_index("segment")["name"]
     labels = np.asarray(labels, dtype=np.int64)
