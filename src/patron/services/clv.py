@@ -238,7 +238,7 @@ def score_frame(
             purchase_model, frame, horizon=horizon, discount_rate=discount_rate, margin=margin
         )
         out.index.name = "customer_id"
-        return out[list(SCORE_COLUMNS)]
+        return out  # columns SCORE_COLUMNS, in that order
     alive = purchase_model.probability_alive(frame)
     purchases = purchase_model.expected_purchases(
         frame, horizon, levels or None, n_draws=n_draws, random_state=random_state
