@@ -414,6 +414,8 @@ def bgnbd_expected_path(times, r, alpha, a, b):
         return out
     order = np.argsort(times, kind="stable")
     ts = times[order]
+    # Sorted already (a CLV path): plain slices below instead of fancy indexing by the order.
+    in_order = bool(np.all(order == np.arange(len(order))))
     levels = _level_nodes(r)
     # Distinct (a, b) by one 1-D unique over complex numbers a + ib; rules per node count on demand.
     keys, key = np.unique(a + 1j * b, return_inverse=True)
@@ -444,7 +446,8 @@ def bgnbd_expected_path(times, r, alpha, a, b):
             if nodes not in rules:
                 rules[nodes] = _path_rules(int(nodes), keys)
             P, W, Wp, tiny = rules[nodes]
-            local[pr, pk] = _table_pairs(ts, r, alpha, P, Wp, W, key, pr + block, pk, tiny)
+            # 1-D positions: numpy's 2-D fancy assignment costs several times more per element.
+            local.ravel()[pr * len(ts) + pk] = _table_pairs(ts, r, alpha, P, Wp, W, key, pr + block, pk, tiny)
         # Split rule: per distinct first index outside the table, for those rows' remaining times.
         for s in np.unique(split_from[split_from < len(ts)]):
             srows = np.flatnonzero(split_from == s)
@@ -453,7 +456,10 @@ def bgnbd_expected_path(times, r, alpha, a, b):
                 sr = srows[start : start + chunk]
                 g = sr + block
                 local[sr, s:] = bgnbd_expected_split(ts[s:], r[g], alpha[g], a[g], b[g]).T
-        out[order, block : block + m] = local.T
+        if in_order:
+            out[:, block : block + m] = local.T
+        else:
+            out[order, block : block + m] = local.T
     return out
 
 

@@ -281,13 +281,33 @@ def _check_clv_args(horizon: Any, discount_rate: float, time_unit_per_period: fl
     return int(horizon)
 
 
+_CLV_ROWS_CHUNK = 16384
+
+
 def _clv_rows(
     purchase_model, pp, sp, pd_, sd, horizon, discount_rate, margin, time_unit_per_period
 ) -> np.ndarray:
     """``margin · E[M] · Σ_i (E[Y(i u)] - E[Y((i-1) u)]) / (1 + discount_rate)^i`` per row (see
-    :meth:`GammaGammaModel.customer_lifetime_value`), for given natural parameters and data of both models."""
+    :meth:`GammaGammaModel.customer_lifetime_value`), for given natural parameters and data of both models.
+
+    Rows go through the expectation path in chunks: the path is (horizon + 1) values per row, and for a million
+    customers the whole (53, n) path, its P(alive) product and its differences were 0.4 GB each, written once and
+    read once (memory traffic and page faults); per chunk they stay in the CPU cache. Rows are independent, so
+    chunking changes no value."""
     disc = (1.0 + discount_rate) ** -np.arange(1, horizon + 1)
     times = time_unit_per_period * np.arange(0, horizon + 1)
     spend = gg_expected_spend(sp["p"], sp["q"], sp["gamma"], sd["frequency"], sd["monetary_value"])
-    cum = np.broadcast_to(purchase_model._expected_path(pp, pd_, times), (len(times), *spend.shape))
-    return margin * spend * (disc @ np.diff(cum, axis=0)) if horizon else np.zeros_like(spend)
+    if not horizon:
+        return np.zeros_like(spend)
+    n = len(next(iter(pd_.values())))
+    spend = np.broadcast_to(spend, (n,))
+    out = np.empty(n)
+    for start in range(0, n, _CLV_ROWS_CHUNK):
+        sl = slice(start, start + _CLV_ROWS_CHUNK)
+        params = {k: v[sl] if np.ndim(v) else v for k, v in pp.items()}
+        cum = purchase_model._expected_path(params, {k: v[sl] for k, v in pd_.items()}, times)
+        cum = np.broadcast_to(cum, (len(times), len(spend[sl])))
+        # einsum, not disc @ ...: a BLAS call per chunk wakes its thread pool, which then spins (CPU time
+        # 1.8x wall on two cores) for a sum that takes microseconds.
+        out[sl] = margin * spend[sl] * np.einsum("t,tm->m", disc, np.diff(cum, axis=0))
+    return out
