@@ -121,3 +121,15 @@ def test_score_frame_with_pareto(shared_data: Path) -> None:
     gg = GammaGammaModel().fit(data)
     out = score_frame(pm, gg, data, horizon=10, discount_rate=0.02)
     assert np.isfinite(out.to_numpy()).all()
+
+
+def test_score_frame_point_scores_equal_the_interval_path(shared_data: Path) -> None:
+    """Without levels score_frame takes the one-conversion model call; its numbers are exactly those of the
+    separate prediction methods (the path taken with levels)."""
+    data = cdnow_with_spend(shared_data).head(400)
+    bg = BetaGeoModel().fit(data)
+    gg = GammaGammaModel().fit(data)
+    point = score_frame(bg, gg, data, horizon=52, discount_rate=0.01, margin=0.5)
+    full = score_frame(bg, gg, data, horizon=52, discount_rate=0.01, margin=0.5, level=[80])
+    assert list(point.columns) == ["probability_alive", "expected_purchases", "expected_spend", "clv"]
+    pd.testing.assert_frame_equal(point, full[list(point.columns)], check_exact=True)

@@ -232,6 +232,13 @@ def score_frame(
     if "monetary_value" not in frame.columns:
         raise InputError("scoring needs the mean repeat spend", column="monetary_value", expected="a column")
     levels = list(level or [])
+    if not levels:
+        # Point scores (every API request): one validated conversion of the frame per model, not one per output.
+        out = spend_model.score_customers(
+            purchase_model, frame, horizon=horizon, discount_rate=discount_rate, margin=margin
+        )
+        out.index.name = "customer_id"
+        return out  # columns SCORE_COLUMNS, in that order
     alive = purchase_model.probability_alive(frame)
     purchases = purchase_model.expected_purchases(
         frame, horizon, levels or None, n_draws=n_draws, random_state=random_state

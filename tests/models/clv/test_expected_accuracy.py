@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patron.models.clv.beta_geo import bgnbd_expected_path, bgnbd_expected_purchases
+from patron.models.clv.beta_geo import _nodes_for, bgnbd_expected_path, bgnbd_expected_purchases
 from patron.models.clv.modified_beta_geo import mbgnbd_expected_purchases
 
 mp = pytest.importorskip("mpmath")
@@ -102,3 +102,39 @@ def test_expected_purchases_finite_non_negative_and_increasing_in_t(r, alpha, a,
     vals = [np.asarray(bgnbd_expected_purchases(s, r, alpha, a, b, x, t_x, T)).item() for s in times]
     assert all(np.isfinite(v) and v >= 0.0 for v in vals)
     assert vals[0] <= vals[1] * (1 + 1e-12) and vals[1] <= vals[2] * (1 + 1e-12)
+
+
+def test_path_rows_leaving_the_node_table_mid_horizon_match_mpmath() -> None:
+    """A 0..52 path where each row changes rule along the way (8 -> 12 -> ... nodes, then the split rule from
+    the period where t/(alpha+T) or r+x leave the node table): every period within 1e-10 of mpmath."""
+    times = np.arange(0.0, 53.0)
+    r = np.array([0.3, 3.0, 15.0, 60.0, 400.0])
+    alpha = np.array([40.0, 12.0, 30.0, 9.0, 3.0])
+    a, b = np.array([0.8, 0.05, 3.0, 0.8, 20.0]), np.array([2.5, 300.0, 0.4, 60.0, 900.0])
+    got = bgnbd_expected_path(times, r, alpha, a, b)
+    assert np.all(got[0] == 0.0)
+    for k in (1, 5, 13, 26, 39, 45, 52):
+        ref = [float(reference_new(times[k], r[j], alpha[j], a[j], b[j])) for j in range(len(r))]
+        np.testing.assert_allclose(got[k], ref, rtol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    r=st.floats(0.01, 500.0),
+    alpha=st.floats(1e-2, 1e3),
+    a=st.floats(0.02, 50.0),
+    b=st.floats(0.02, 1000.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_path_value_does_not_depend_on_the_other_times(r, alpha, a, b, seed) -> None:
+    """Each (time, row) takes the rule of its own t/alpha, so a time asked alone, or with others in any order,
+    gives the same number as in the full path: exactly inside the node table; to the split rule's accuracy outside
+    it (its nodes are placed for the longest of the times it is given)."""
+    times = np.arange(0.0, 53.0)
+    full = bgnbd_expected_path(times, r, alpha, a, b)[:, 0]
+    rng = np.random.default_rng(seed)
+    some = rng.choice(times, 7, replace=False)
+    got = bgnbd_expected_path(some, r, alpha, a, b)[:, 0]
+    np.testing.assert_allclose(got, full[some.astype(int)], rtol=1e-11)
+    inside = _nodes_for(some / alpha, np.full(7, r)) < 32
+    assert np.array_equal(got[inside], full[some.astype(int)][inside])

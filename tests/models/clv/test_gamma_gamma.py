@@ -72,6 +72,29 @@ def test_clv_matches_a_direct_sum(gg: GammaGammaModel, data: pd.DataFrame) -> No
     assert (lv["clv-lo-80"] <= lv["clv-hi-80"]).all()
 
 
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd", "pareto_nbd"])
+def test_score_customers_gives_the_numbers_of_the_separate_methods(
+    gg: GammaGammaModel, data: pd.DataFrame, model: str
+) -> None:
+    """The one-conversion scoring call returns exactly what the four prediction methods return one by one."""
+    from patron.models.clv import ModifiedBetaGeoModel, ParetoNBDModel
+
+    cls = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel, "pareto_nbd": ParetoNBDModel}[model]
+    X = data.iloc[::7]
+    pm = cls().fit(data)
+    kw = {"horizon": 26, "discount_rate": 0.01, "margin": 0.3, "time_unit_per_period": 2.0}
+    got = gg.score_customers(pm, X, **kw)
+    assert list(got.columns) == ["probability_alive", "expected_purchases", "expected_spend", "clv"]
+    pd.testing.assert_series_equal(got["probability_alive"], pm.probability_alive(X), check_exact=True)
+    pd.testing.assert_series_equal(
+        got["expected_purchases"], pm.expected_purchases(X, 52.0), check_exact=True
+    )
+    pd.testing.assert_series_equal(got["expected_spend"], gg.expected_spend(X), check_exact=True)
+    pd.testing.assert_series_equal(got["clv"], gg.customer_lifetime_value(pm, X, **kw), check_exact=True)
+    with pytest.raises(InputError, match="horizon"):
+        gg.score_customers(pm, X, horizon=2.5)
+
+
 def test_covariate_scales_mean_spend() -> None:
     """A binary covariate that multiplies everyone's spend by 2 is recovered as log(2) on gamma."""
     rng = np.random.default_rng(0)

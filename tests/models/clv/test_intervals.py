@@ -96,3 +96,18 @@ def test_quantiles_match_numpy() -> None:
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         expected = np.nanquantile(vals, qs, axis=0)
     np.testing.assert_allclose(_quantiles(vals, qs), expected, rtol=1e-13, equal_nan=True)
+
+
+def test_level_step_functions_reproduce_the_node_table() -> None:
+    """The per-level step functions the path uses give _nodes_for's count for any z inside each level."""
+    from patron.models.clv.beta_geo import _NODE_TABLE, _level_nodes
+
+    rng = np.random.default_rng(5)
+    r = np.concatenate(
+        [np.exp(rng.uniform(np.log(1e-3), np.log(5e3), 2000)), [1.0, 5.0, 20.0, 100.0, 1000.0]]
+    )
+    edges = [0.0] + [z_top for z_top, _ in _NODE_TABLE] + [50.0]
+    got = _level_nodes(r)
+    for j in range(len(edges) - 1):
+        for z in (edges[j], 0.5 * (edges[j] + edges[j + 1]), np.nextafter(edges[j + 1], 0.0)):
+            np.testing.assert_array_equal(got[j], _nodes_for(np.full(r.shape, z), r))

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 from scipy import optimize
 from sklearn.base import BaseEstimator
 
@@ -177,8 +178,13 @@ class CLVModel(BaseEstimator):
         ids = summary_ids(X)
         data: dict[str, np.ndarray] = {}
         for c in (*self._data_columns, *covs):
+            column = X[c]
             try:
-                v = pd.to_numeric(X[c], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+                # Numeric columns as they are (to_numeric would return them unchanged, at ~50 us per column,
+                # which counts when a request scores one customer); anything else parsed by to_numeric.
+                if not is_numeric_dtype(column.dtype):
+                    column = pd.to_numeric(column, errors="raise")
+                v = column.to_numpy(dtype=float, na_value=np.nan)
             except (TypeError, ValueError) as exc:
                 raise InputError("values must be numeric", column=c, expected="numbers") from exc
             reject(~np.isfinite(v), ids, c, "a finite number", v)

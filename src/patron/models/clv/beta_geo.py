@@ -300,13 +300,110 @@ def bgnbd_expected_split(times, r, alpha, a, b):
     return out
 
 
+# Per-horizon evaluation: each (time, row) pair gets the node count of its own t/α (the table's cells are
+# nested, so a row's count only grows with t and, once outside the table, stays outside). With the count chosen
+# for the longest horizon, a 52-period CLV path paid the longest horizon's count (or the split rule) at every
+# period; per horizon the early periods take 8-12 nodes.
+_PATH_ROWS = 8192  # rows per block: bounds the (time, row) index arrays to ~0.4M pairs per block
+_PATH_CHUNK = 65536  # elements (pairs x nodes) per evaluation: temporaries stay in the CPU cache
+
+
+def _level_steps() -> tuple[np.ndarray, np.ndarray]:
+    """_NODE_TABLE as step functions of r, one per z-level (z < 0.1, [0.1, 0.5), ..., [2, 5), >= 5): the
+    breakpoints (every r_top) and, per level, the node count on each interval between them, read off
+    :func:`_nodes_for` itself at each interval's lower end (the conditions are r < r_top)."""
+    r_tops = np.unique([r_top for _, cells in _NODE_TABLE for r_top, _ in cells])
+    lows = [0.0] + [z_top for z_top, _ in _NODE_TABLE]
+    reps = np.concatenate([[0.0], r_tops])
+    return r_tops, np.stack([_nodes_for(np.full(reps.shape, z), reps) for z in lows])
+
+
+_R_TOPS, _LEVEL_STEPS = _level_steps()
+_Z_TOPS = np.array([z_top for z_top, _ in _NODE_TABLE])
+
+
+def _level_nodes(r: np.ndarray) -> np.ndarray:
+    """(levels, rows): each row's node count per z-level, as :func:`_nodes_for` gives it (_JACOBI_NODES meaning
+    the split rule); one searchsorted instead of the table's 13 masked passes per level."""
+    return _LEVEL_STEPS[:, np.searchsorted(_R_TOPS, r, side="right")]
+
+
+def _pair_index(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (row, time index) pairs of the non-empty segments [lo, hi) of each row."""
+    lengths = hi - lo
+    total = int(lengths.sum())
+    starts = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+    return np.repeat(rows, lengths), starts + np.arange(total)
+
+
+def _table_pairs(ts, r, alpha, P, Wp, W, key, rows, ks, tiny):
+    """E_p[(1 - (1 + p t/α)^-r) / p] for the pairs (rows[q], ts[ks[q]]) by the Jacobi rules P[key], weights W
+    (Wp = -W/P): -expm1(-r log1p(z)) / p summed against W is expm1(...) summed against -W/p, one pass fewer.
+    Laws with a node below 1e-100 (tiny[key]) keep the division and the p -> 0 limit r t/α, which -W/p would lose."""
+    n = P.shape[1]
+    out = np.empty(rows.shape[0])
+    step = max(1, _PATH_CHUNK // n)
+    for start in range(0, rows.shape[0], step):
+        sel = slice(start, start + step)
+        ii = rows[sel]
+        kk = key.take(ii)
+        zt = ts.take(ks[sel]) / alpha.take(ii)
+        # np.take, not P[kk]: numpy's fancy indexing of rows costs 4x more, and this runs ~10^8 times per batch.
+        z = np.take(P, kk, axis=0)
+        z *= zt[:, None]
+        if tiny.take(kk).any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = -np.expm1(-r.take(ii)[:, None] * np.log1p(z)) / np.take(P, kk, axis=0)
+            f = np.where(z > 1e-300, f, (r.take(ii) * zt)[:, None])
+            out[sel] = np.einsum("qk,qk->q", f, np.take(W, kk, axis=0))
+            continue
+        np.log1p(z, out=z)
+        z *= -r.take(ii)[:, None]
+        np.expm1(z, out=z)
+        out[sel] = np.einsum("qk,qk->q", z, np.take(Wp, kk, axis=0))
+    return out
+
+
+_RULE_CACHE: dict[tuple[int, complex], tuple[np.ndarray, ...]] = {}
+_RULE_CACHE_SIZE = 8192
+
+
+def _path_rules(nodes: int, keys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Jacobi nodes P, weights W, -W/P and the 'tiny node' flag per law a + ib of ``keys``, for
+    :func:`_table_pairs`. Laws seen before come from a cache (a one-customer score asks for the same few laws on
+    every request; solving them again was most of its cost); each law's rule is solved on its own, so a cached
+    rule is the very one a batch would compute."""
+    wanted = keys.tolist()
+    got = [_RULE_CACHE.get((nodes, k)) for k in wanted]  # .get, not [ ]: another thread may clear the cache
+    missing = [i for i, g in enumerate(got) if g is None]
+    if missing:
+        m = keys[missing]
+        P, W = beta_quadratures(nodes, m.real, m.imag)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            Wp = -W / P
+        tiny = ~(np.min(P, axis=1) > 1e-100) | ~np.all(np.isfinite(Wp), axis=1)
+        if len(missing) == len(wanted):
+            fresh = (P, W, Wp, tiny)
+        if len(_RULE_CACHE) + len(missing) > _RULE_CACHE_SIZE:
+            _RULE_CACHE.clear()
+        for j, i in enumerate(missing):
+            got[i] = (P[j], W[j], Wp[j], tiny[j])
+            if j < _RULE_CACHE_SIZE:
+                _RULE_CACHE[(nodes, wanted[i])] = got[i]
+        if len(missing) == len(wanted):
+            return fresh
+    return tuple(np.array(v) for v in zip(*got, strict=True))
+
+
 def bgnbd_expected_path(times, r, alpha, a, b):
     """E[X(t)] (FHL 2005 eq. 7, by the quadrature of :func:`bgnbd_expected_new`) for each time in the 1-D
     ``times`` and each customer's parameters: an array (len(times), n), n the broadcast length of the parameters
     (1 if all are scalars).
 
-    Rows are grouped by node count (:func:`_nodes_for`) and, within a group, by distinct (a, b), whose
-    quadrature rules are built in one batch."""
+    Each (time, row) pair takes the node count of its own t/α and r (:func:`_nodes_for`); pairs outside the
+    table go to :func:`bgnbd_expected_split`, per row for its times from the first one outside on. Inside the
+    table a value therefore does not depend on the other times asked for (outside it, only to ~1e-12: the split
+    rule places its nodes for the longest time). Rules are built once per distinct (a, b)."""
     times = np.asarray(times, dtype=float)
     r, alpha, a, b = (
         np.atleast_1d(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, a, b)))
@@ -315,35 +412,54 @@ def bgnbd_expected_path(times, r, alpha, a, b):
     out = np.empty((times.shape[0], n))
     if times.shape[0] == 0 or n == 0:
         return out
-    t_max = float(np.max(times))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        counts = _nodes_for(np.where(alpha > 0, t_max / alpha, np.inf), r)
-    for nodes in np.unique(counts):
-        rows_n = np.flatnonzero(counts == nodes)
-        if nodes == _JACOBI_NODES:
-            # Outside the table's cells a single rule is not accurate (see bgnbd_expected_split).
-            chunk = max(1, 2_000_000 // ((2 * _SPLIT_END_NODES + _SPLIT_MID_NODES) * max(len(times), 1)))
-            for start in range(0, len(rows_n), chunk):
-                rows = rows_n[start : start + chunk]
-                out[:, rows] = bgnbd_expected_split(times, r[rows], alpha[rows], a[rows], b[rows])
-            continue
-        # Distinct (a, b) by one 1-D unique over complex numbers a + ib (sorted by a, then b).
-        keys, inverse = np.unique(a[rows_n] + 1j * b[rows_n], return_inverse=True)
-        P, W = beta_quadratures(int(nodes), keys.real, keys.imag)
-        inverse = inverse.ravel()
-        chunk = max(1, 2_000_000 // (int(nodes) * max(len(times), 1)))
-        for start in range(0, len(rows_n), chunk):
-            sel = slice(start, start + chunk)
-            rows = rows_n[sel]
-            p = P[inverse[sel]][None, :, :]
-            al = alpha[rows][None, :, None]
-            rr = r[rows][None, :, None]
-            z = times[:, None, None] * (p / al)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                f = -np.expm1(-rr * np.log1p(z)) / p
-            # p -> 0 limit (no dropout): r t / α
-            f = np.where(z > 1e-300, f, rr * times[:, None, None] / al)
-            out[:, rows] = np.einsum("tmk,mk->tm", f, W[inverse[sel]])
+    order = np.argsort(times, kind="stable")
+    ts = times[order]
+    # Sorted already (a CLV path): plain slices below instead of fancy indexing by the order.
+    in_order = bool(np.all(order == np.arange(len(order))))
+    levels = _level_nodes(r)
+    # Distinct (a, b) by one 1-D unique over complex numbers a + ib; rules per node count on demand.
+    keys, key = np.unique(a + 1j * b, return_inverse=True)
+    key = key.ravel()
+    rules: dict[int, tuple[np.ndarray, ...]] = {}
+    for block in range(0, n, _PATH_ROWS):
+        m = min(n, block + _PATH_ROWS) - block
+        # Level j of row i spans the sorted times [edges[j, i], edges[j + 1, i]): edges[j] counts the times
+        # below level j-1's z_top (t/α < z_top).
+        edges = np.empty((len(_Z_TOPS) + 2, m), dtype=np.int64)
+        edges[0], edges[-1] = 0, len(ts)
+        with np.errstate(invalid="ignore"):
+            edges[1:-1] = np.searchsorted(
+                ts, (_Z_TOPS[:, None] * alpha[None, block : block + m]).ravel()
+            ).reshape(len(_Z_TOPS), m)
+        counts = levels[:, block : block + m]
+        outside = counts == _JACOBI_NODES
+        # Outside the table at one level means outside at every later one: the split rule from there on.
+        split_from = np.where(outside, edges[:-1], len(ts)).min(axis=0)
+        # The block's values row-major (row, sorted time): the pairs of a row are adjacent, so the scatter below
+        # writes contiguous memory.
+        local = np.empty((m, len(ts)))
+        seg_rows = np.broadcast_to(np.arange(m), counts.shape)
+        used = ~outside & (edges[1:] > edges[:-1])
+        for nodes in np.unique(counts[used]):
+            sel = used & (counts == nodes)
+            pr, pk = _pair_index(seg_rows[sel], edges[:-1][sel], edges[1:][sel])
+            if nodes not in rules:
+                rules[nodes] = _path_rules(int(nodes), keys)
+            P, W, Wp, tiny = rules[nodes]
+            # 1-D positions: numpy's 2-D fancy assignment costs several times more per element.
+            local.ravel()[pr * len(ts) + pk] = _table_pairs(ts, r, alpha, P, Wp, W, key, pr + block, pk, tiny)
+        # Split rule: per distinct first index outside the table, for those rows' remaining times.
+        for s in np.unique(split_from[split_from < len(ts)]):
+            srows = np.flatnonzero(split_from == s)
+            chunk = max(1, 2_000_000 // ((2 * _SPLIT_END_NODES + _SPLIT_MID_NODES) * (len(ts) - s)))
+            for start in range(0, len(srows), chunk):
+                sr = srows[start : start + chunk]
+                g = sr + block
+                local[sr, s:] = bgnbd_expected_split(ts[s:], r[g], alpha[g], a[g], b[g]).T
+        if in_order:
+            out[:, block : block + m] = local.T
+        else:
+            out[order, block : block + m] = local.T
     return out
 
 

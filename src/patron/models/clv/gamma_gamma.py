@@ -19,6 +19,7 @@ from scipy.special import digamma, gammaln
 
 from patron.errors import InputError
 from patron.models.clv._base import CLVModel, _interval_frame, id_index, reject
+from patron.models.clv._purchase import _check_t
 
 
 def gg_loglik_grad(p, q, gamma, x, zbar):
@@ -166,30 +167,18 @@ class GammaGammaModel(CLVModel):
         """
         self._check_fitted()
         purchase_model._check_fitted()
-        if int(horizon) != horizon or horizon < 0:
-            raise InputError(
-                "horizon must be a whole number of periods >= 0", column="horizon", found=horizon
-            )
-        if not np.isfinite(discount_rate) or discount_rate <= -1:
-            raise InputError("discount_rate must be > -1", column="discount_rate", found=discount_rate)
-        if not time_unit_per_period > 0:
-            raise InputError(
-                "time_unit_per_period must be > 0", column="time_unit_per_period", found=time_unit_per_period
-            )
+        horizon = _check_clv_args(horizon, discount_rate, time_unit_per_period)
         X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         pdata, pZ, _ = purchase_model._extract(X)
         sdata, sZ, _ = self._extract(X)
         index = id_index(X)
-        horizon = int(horizon)
-        disc = (1.0 + discount_rate) ** -np.arange(1, horizon + 1)
-        times = time_unit_per_period * np.arange(0, horizon + 1)
 
         def clv_rows(
             pp: Mapping[str, Any], sp: Mapping[str, Any], pd_: Mapping[str, np.ndarray], sd
         ) -> np.ndarray:
-            spend = gg_expected_spend(sp["p"], sp["q"], sp["gamma"], sd["frequency"], sd["monetary_value"])
-            cum = np.broadcast_to(purchase_model._expected_path(pp, pd_, times), (len(times), *spend.shape))
-            return margin * spend * (disc @ np.diff(cum, axis=0)) if horizon else np.zeros_like(spend)
+            return _clv_rows(
+                purchase_model, pp, sp, pd_, sd, horizon, discount_rate, margin, time_unit_per_period
+            )
 
         with np.errstate(all="ignore"):
             point = clv_rows(
@@ -229,6 +218,96 @@ class GammaGammaModel(CLVModel):
         pairs = np.arange(n_draws)[:, None]
         return _interval_frame("clv", point, index, level, clv, pairs)
 
+    def score_customers(
+        self,
+        purchase_model: Any,
+        X: Any,
+        *,
+        horizon: int,
+        discount_rate: float = 0.0,
+        margin: float = 1.0,
+        time_unit_per_period: float = 1.0,
+    ) -> pd.DataFrame:
+        """P(alive), expected purchases over the horizon, expected spend and CLV of each customer in one call.
+
+        The same numbers as ``purchase_model.probability_alive(X)``,
+        ``purchase_model.expected_purchases(X, horizon * time_unit_per_period)``, :meth:`expected_spend` and
+        :meth:`customer_lifetime_value` (point values), but X is validated and converted once per model instead of
+        once per output: for a request of a few customers that conversion (pandas) cost more than the maths.
+        Returns a frame with columns ``probability_alive, expected_purchases, expected_spend, clv`` indexed by
+        customer_id.
+        """
+        self._check_fitted()
+        purchase_model._check_fitted()
+        horizon = _check_clv_args(horizon, discount_rate, time_unit_per_period)
+        t = _check_t(horizon * time_unit_per_period)
+        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        pdata, pZ, _ = purchase_model._extract(X)
+        sdata, sZ, _ = self._extract(X)
+        index = id_index(X)
+        n = len(index)
+        with np.errstate(all="ignore"):
+            pp = purchase_model._natural(purchase_model.theta_, pZ)
+            sp = self._natural(self.theta_, sZ)
+            columns = {
+                "probability_alive": purchase_model._alive(pp, pdata),
+                "expected_purchases": purchase_model._expected(pp, pdata, t),
+                "expected_spend": gg_expected_spend(
+                    sp["p"], sp["q"], sp["gamma"], sdata["frequency"], sdata["monetary_value"]
+                ),
+                "clv": _clv_rows(
+                    purchase_model, pp, sp, pdata, sdata, horizon, discount_rate, margin, time_unit_per_period
+                ),
+            }
+        return pd.DataFrame(
+            {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy() for k, v in columns.items()},
+            index=index,
+        )
+
     @staticmethod
     def _simulate(p, x, rng):
         return gg_simulate((p["p"], p["q"], p["gamma"]), x, rng)
+
+
+def _check_clv_args(horizon: Any, discount_rate: float, time_unit_per_period: float) -> int:
+    if int(horizon) != horizon or horizon < 0:
+        raise InputError("horizon must be a whole number of periods >= 0", column="horizon", found=horizon)
+    if not np.isfinite(discount_rate) or discount_rate <= -1:
+        raise InputError("discount_rate must be > -1", column="discount_rate", found=discount_rate)
+    if not time_unit_per_period > 0:
+        raise InputError(
+            "time_unit_per_period must be > 0", column="time_unit_per_period", found=time_unit_per_period
+        )
+    return int(horizon)
+
+
+_CLV_ROWS_CHUNK = 16384
+
+
+def _clv_rows(
+    purchase_model, pp, sp, pd_, sd, horizon, discount_rate, margin, time_unit_per_period
+) -> np.ndarray:
+    """``margin · E[M] · Σ_i (E[Y(i u)] - E[Y((i-1) u)]) / (1 + discount_rate)^i`` per row (see
+    :meth:`GammaGammaModel.customer_lifetime_value`), for given natural parameters and data of both models.
+
+    Rows go through the expectation path in chunks: the path is (horizon + 1) values per row, and for a million
+    customers the whole (53, n) path, its P(alive) product and its differences were 0.4 GB each, written once and
+    read once (memory traffic and page faults); per chunk they stay in the CPU cache. Rows are independent, so
+    chunking changes no value."""
+    disc = (1.0 + discount_rate) ** -np.arange(1, horizon + 1)
+    times = time_unit_per_period * np.arange(0, horizon + 1)
+    spend = gg_expected_spend(sp["p"], sp["q"], sp["gamma"], sd["frequency"], sd["monetary_value"])
+    if not horizon:
+        return np.zeros_like(spend)
+    n = len(next(iter(pd_.values())))
+    spend = np.broadcast_to(spend, (n,))
+    out = np.empty(n)
+    for start in range(0, n, _CLV_ROWS_CHUNK):
+        sl = slice(start, start + _CLV_ROWS_CHUNK)
+        params = {k: v[sl] if np.ndim(v) else v for k, v in pp.items()}
+        cum = purchase_model._expected_path(params, {k: v[sl] for k, v in pd_.items()}, times)
+        cum = np.broadcast_to(cum, (len(times), len(spend[sl])))
+        # einsum, not disc @ ...: a BLAS call per chunk wakes its thread pool, which then spins (CPU time
+        # 1.8x wall on two cores) for a sum that takes microseconds.
+        out[sl] = margin * spend[sl] * np.einsum("t,tm->m", disc, np.diff(cum, axis=0))
+    return out
