@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 from scipy.linalg.lapack import dstev
-from scipy.special import betainc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
+from scipy.special import betaincc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
 
 from patron.models.clv._base import CLVModel, by_value
 from patron.models.clv._purchase import PurchaseModelMixin
@@ -482,13 +482,14 @@ def bgnbd_expected_purchases(t, r, alpha, a, b, x, t_x, T):
 
 def bgnbd_pmf_new(n, t, r, alpha, a, b):
     """P(X(t) = n) for a customer just acquired, FHL (2005) eq. (8). The negative binomial partial sum is the
-    regularised incomplete beta ``1 - I_{α/(α+t)}(r, n)``."""
+    regularised incomplete beta ``1 - I_{α/(α+t)}(r, n)``, taken as the complement ``betaincc`` directly:
+    ``1 - betainc`` cancels when the tail is tiny (8 % off at P ~ 1e-20 for short horizons, against mpmath)."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     p0 = alpha / (alpha + t)
     log_nb = gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log(p0) + n * np.log1p(-p0)
     first = np.exp(betaln(a, b + n) - betaln(a, b) + log_nb)
-    tail = np.where(n > 0, 1.0 - betainc(r, np.maximum(n, 1.0), p0), 0.0)
+    tail = np.where(n > 0, betaincc(r, np.maximum(n, 1.0), p0), 0.0)
     second = np.where(n > 0, np.exp(betaln(a + 1, np.maximum(b + n - 1, 1e-300)) - betaln(a, b)) * tail, 0.0)
     return first + second
 
