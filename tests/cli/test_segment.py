@@ -60,6 +60,17 @@ def test_segment_online_retail_sample(in_tmp_cwd) -> None:
     assert "Champions" in result.output
     result = _run("segment", "--method", "kmeans", "--k", "3")
     assert "kmeans segments of" in result.output
+    # HDBSCAN on a sample of the customers (the rest assigned), and exactly on all of them with 0. The sample
+    # keeps at least 25 x customers / min_cluster_size rows, hence the large minimum on this 952-customer sample.
+    with DuckDBRepository(in_tmp_cwd / "patron.duckdb") as repo:
+        customers = len(repo.read_table("rfm"))
+    for flag, fitted in (("300", lambda n: 300 <= n < customers), ("0", lambda n: n == customers)):
+        _run("segment", "--max-fit-samples", flag, "--min-cluster-size", "80")
+        with DuckDBRepository(in_tmp_cwd / "patron.duckdb") as repo:
+            record = repo.latest_run("segment")
+        assert record["params"]["max_fit_samples"] == (int(flag) or None)
+        assert fitted(record["report"]["fit_rows"]), record["report"]["fit_rows"]
+        assert record["report"]["customers"] == customers
 
 
 @pytest.mark.slow

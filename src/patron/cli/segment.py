@@ -31,6 +31,12 @@ def register(app: typer.Typer) -> None:
             "--min-cluster-size",
             help="HDBSCAN: smallest segment (default: 1% of customers, at least 15).",
         ),
+        max_fit_samples: int = typer.Option(
+            None,
+            "--max-fit-samples",
+            help="HDBSCAN: above this many customers (default 10,000) fit on a sample and assign the rest; "
+            "0 fits every customer exactly.",
+        ),
         out: str = typer.Option(
             None, "--out", help="Folder for the plots \\[default: PATRON_OUTPUT_DIR or patron-out]."
         ),
@@ -59,6 +65,8 @@ def register(app: typer.Typer) -> None:
                     k=k,
                     min_cluster_size=min_cluster_size,
                     progress=advance,
+                    # absent: the service's default; 0: None, every customer in the exact fit
+                    **({} if max_fit_samples is None else {"max_fit_samples": max_fit_samples or None}),
                 )
             record = repo.get_run(run_id)
             profiles = repo.read_results(PROFILES, run_id=run_id).sort_values("segment")

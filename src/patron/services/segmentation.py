@@ -40,6 +40,7 @@ from patron.features.segment_features import (
     top_categories_by_revenue,
 )
 from patron.io.schema import BEHAVIOUR, RFM, TRANSACTIONS
+from patron.models.segmentation.hdbscan import DEFAULT_MAX_FIT_SAMPLES as HDBSCAN_FIT_SAMPLES
 from patron.models.segmentation.hdbscan import HDBSCANSegmenter
 from patron.models.segmentation.kmeans import KMeansSegmenter
 from patron.models.segmentation.longitudinal import (
@@ -65,13 +66,13 @@ LOST_AFTER_DAYS = 180
 Progress = Callable[[str, int, int], None]
 
 
-def _make_model(method: str, k: int | None, min_cluster_size: int | None) -> Any:
+def _make_model(method: str, k: int | None, min_cluster_size: int | None, max_fit_samples: int | None) -> Any:
     if method == "rfm":
         return RFMSegmenter()
     if method == "kmeans":
         return KMeansSegmenter(n_clusters=k)
     if method == "hdbscan":
-        return HDBSCANSegmenter(min_cluster_size=min_cluster_size)
+        return HDBSCANSegmenter(min_cluster_size=min_cluster_size, max_fit_samples=max_fit_samples)
     if method == "glrm":
         from patron.models.segmentation.glrm import GLRMSegmenter
 
@@ -108,6 +109,7 @@ def segment(
     period: str | None = None,
     k: int | None = None,
     min_cluster_size: int | None = None,
+    max_fit_samples: int | None = HDBSCAN_FIT_SAMPLES,
     top_categories: int = 3,
     lost_after_days: int = LOST_AFTER_DAYS,
     align: bool = True,
@@ -123,6 +125,9 @@ def segment(
         Also segment the customers as of each period's end and write transitions and migration states.
     k, min_cluster_size : int, optional
         K-Means' number of segments; HDBSCAN's smallest segment.
+    max_fit_samples : int or None
+        HDBSCAN above this many customers is fitted on a row-order-free sample of them and the others are assigned
+        as new customers (the exact fit's cost grows about quadratically); None fits every customer exactly.
     top_categories : int
         Category-share features (when the transactions carry categories).
     lost_after_days : int
@@ -142,6 +147,10 @@ def segment(
         raise ConfigError(f"k must be at least 1, got {k}")
     if min_cluster_size is not None and min_cluster_size < 2:
         raise ConfigError(f"min cluster size must be at least 2, got {min_cluster_size}")
+    if max_fit_samples is not None and max_fit_samples < 2:
+        raise ConfigError(
+            f"max_fit_samples must be at least 2 (or None: every customer), got {max_fit_samples}"
+        )
     if not repo.has_table(RFM):
         raise NotFoundError(f"the store {repo.url} has no {RFM!r} table: run `patron summary` first")
     params = {
@@ -149,6 +158,7 @@ def segment(
         "period": period,
         "k": k,
         "min_cluster_size": min_cluster_size,
+        "max_fit_samples": max_fit_samples,
         "top_categories": top_categories,
         "lost_after_days": lost_after_days,
     }
@@ -164,7 +174,7 @@ def segment(
             raise InputError(f"segmentation needs at least 2 customers, the store has {len(features)}")
         step("fit")
         with run.timed("fit"):
-            model = _make_model(method, k, min_cluster_size)
+            model = _make_model(method, k, min_cluster_size, max_fit_samples)
             labels, strength = _fit(method, model, features, rfm)
             aligned_to = _align_with_previous(repo, method, model, features) if align else None
             labels = np.asarray(model.labels_, dtype=np.int64)
@@ -203,7 +213,13 @@ def segment(
             step("periods")
             with run.timed("periods"):
                 states, transitions, period_report = _longitudinal(
-                    repo, method, period, k, min_cluster_size, top_categories, lost_after_days, progress
+                    repo,
+                    method,
+                    period,
+                    lambda: _make_model(method, k, min_cluster_size, max_fit_samples),
+                    top_categories,
+                    lost_after_days,
+                    progress,
                 )
             run.write(PERIOD_STATES, states)
             run.write(TRANSITIONS, transitions)
@@ -287,8 +303,7 @@ def _longitudinal(
     repo: Repository,
     method: str,
     period: str,
-    k: int | None,
-    min_cluster_size: int | None,
+    make_model: Callable[[], Any],
     top_categories: int,
     lost_after_days: int,
     progress: Progress | None,
@@ -320,7 +335,7 @@ def _longitudinal(
             )
         features = segment_features(repo, observation_period_end=end, top_categories=0, categories=categories)
         features = features.loc[active]
-        model = _make_model(method, k, min_cluster_size)
+        model = make_model()
         if method == "rfm":
             model.fit(rfm.loc[active, list(RFM_INPUT_COLUMNS)])
         else:

@@ -50,6 +50,9 @@ from patron.models.segmentation.clustering import (
     stability_score,
 )
 
+# Above this many rows HDBSCAN is fitted on a sample and the rest assigned (see the module docstring).
+DEFAULT_MAX_FIT_SAMPLES = 10_000
+
 
 class HDBSCANSegmenter(ScaledSegmenter):
     """HDBSCAN on robust-scaled features, with assignment of new customers and a stability score.
@@ -82,7 +85,7 @@ class HDBSCANSegmenter(ScaledSegmenter):
         *,
         scale: bool = True,
         stability_runs: int = 3,
-        max_fit_samples: int | None = 10_000,
+        max_fit_samples: int | None = DEFAULT_MAX_FIT_SAMPLES,
         random_state: int | None = 0,
     ) -> None:
         self.min_cluster_size = min_cluster_size
