@@ -40,8 +40,7 @@ from patron.features.segment_features import (
     top_categories_by_revenue,
 )
 from patron.io.schema import BEHAVIOUR, RFM, TRANSACTIONS
-from patron.models.segmentation.hdbscan import DEFAULT_MAX_FIT_SAMPLES as HDBSCAN_FIT_SAMPLES
-from patron.models.segmentation.hdbscan import HDBSCANSegmenter
+from patron.models.segmentation.hdbscan import DEFAULT_MAX_FIT_SAMPLES, HDBSCANSegmenter
 from patron.models.segmentation.kmeans import KMeansSegmenter
 from patron.models.segmentation.longitudinal import (
     LOST,
@@ -109,7 +108,7 @@ def segment(
     period: str | None = None,
     k: int | None = None,
     min_cluster_size: int | None = None,
-    max_fit_samples: int | None = HDBSCAN_FIT_SAMPLES,
+    max_fit_samples: int | None = DEFAULT_MAX_FIT_SAMPLES,
     top_categories: int = 3,
     lost_after_days: int = LOST_AFTER_DAYS,
     align: bool = True,

@@ -28,6 +28,17 @@ NOISE = -1
 
 
 # --- pure numerics ----------------------------------------------------------------------------------------------
+def margin_from_distances(d: np.ndarray) -> np.ndarray:
+    """Membership strength ``1 - d1/d2`` per row of a (rows x centres) distance matrix, ``d1`` and ``d2`` the
+    distances to the nearest and second-nearest centre (1 with a single centre or when ``d2`` is 0)."""
+    if d.shape[1] < 2:
+        return np.ones(d.shape[0])
+    part = np.partition(d, 1, axis=1)
+    d1, d2 = part[:, 0], part[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d2 > 0, 1 - d1 / d2, 1.0)
+
+
 def robust_scale_params(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median and scale (IQR, else standard deviation, else 1) of each column."""
     center = np.median(X, axis=0)

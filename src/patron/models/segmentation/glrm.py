@@ -56,6 +56,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from patron.errors import ConfigError, InputError
 from patron.models.segmentation._glrm_losses import BLOCK_LOSSES, SCALAR_LOSSES, ordinal, ordinal_decode
+from patron.models.segmentation.clustering import margin_from_distances
 
 __all__ = ["GLRM", "LOSSES", "ColumnSpec", "GLRMSegmenter", "infer_column_types"]
 
@@ -812,7 +813,7 @@ class GLRMSegmenter(ClusterMixin, BaseEstimator):
         )
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
-        self.strengths_ = _margin(self.kmeans_.transform(self.glrm_.X_))
+        self.strengths_ = margin_from_distances(self.kmeans_.transform(self.glrm_.X_))
         self.stability_ = self._stability(self.glrm_.X_)
         self.n_features_in_ = self.glrm_.n_features_in_
         self.feature_names_in_ = self.glrm_.feature_names_in_
@@ -850,13 +851,4 @@ class GLRMSegmenter(ClusterMixin, BaseEstimator):
         """Segments of new rows and their membership strengths ``1 - d1/d2`` in [0, 1] (``d1``, ``d2``: the
         distances of the embedding to the nearest and second-nearest centre; the other segmenters' measure)."""
         distances = self.kmeans_.transform(self.transform(X))
-        return np.argmin(distances, axis=1).astype(np.int64), _margin(distances)
-
-
-def _margin(distances: np.ndarray) -> np.ndarray:
-    """``1 - d1/d2`` per row of a (rows x centres) distance matrix; 1 with a single centre or when d2 = 0."""
-    if distances.shape[1] < 2:
-        return np.ones(distances.shape[0])
-    part = np.partition(distances, 1, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(part[:, 1] > 0, 1.0 - part[:, 0] / part[:, 1], 1.0)
+        return np.argmin(distances, axis=1).astype(np.int64), margin_from_distances(distances)

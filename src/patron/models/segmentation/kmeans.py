@@ -14,7 +14,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
-from patron.models.segmentation.clustering import ScaledSegmenter
+from patron.models.segmentation.clustering import ScaledSegmenter, margin_from_distances
 
 
 class KMeansSegmenter(ScaledSegmenter):
@@ -101,7 +101,7 @@ class KMeansSegmenter(ScaledSegmenter):
 
     def _predict_engine(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = np.linalg.norm(Z[:, None, :] - self._centers[None, :, :], axis=2)
-        return np.argmin(d, axis=1).astype(np.int64), _margin_from_distances(d)
+        return np.argmin(d, axis=1).astype(np.int64), margin_from_distances(d)
 
     def _refit_predict(self, Z_sub: np.ndarray, Z_eval: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(2**31 - 1))
@@ -110,14 +110,4 @@ class KMeansSegmenter(ScaledSegmenter):
 
 
 def _margin(Z: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    return _margin_from_distances(np.linalg.norm(Z[:, None, :] - centers[None, :, :], axis=2))
-
-
-def _margin_from_distances(d: np.ndarray) -> np.ndarray:
-    """``1 - d1/d2`` per row (1 when there is a single centre)."""
-    if d.shape[1] < 2:
-        return np.ones(d.shape[0])
-    part = np.partition(d, 1, axis=1)
-    d1, d2 = part[:, 0], part[:, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d2 > 0, 1 - d1 / d2, 1.0)
+    return margin_from_distances(np.linalg.norm(Z[:, None, :] - centers[None, :, :], axis=2))
