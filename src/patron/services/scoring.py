@@ -93,26 +93,15 @@ class Segmenter:
     @property
     def inputs(self) -> list[str]:
         """The columns the segmenter was fitted on (as :func:`patron.services.segmentation.assign` reads them)."""
-        if self.method == "rfm":
-            from patron.models.segmentation.rfm import RFM_INPUT_COLUMNS
+        from patron.services.segmentation import segmenter_inputs  # lazily: it imports every segmenter
 
-            return list(RFM_INPUT_COLUMNS)
-        from patron.features.segment_features import BASE_FEATURES
-
-        return [str(c) for c in getattr(self.model, "feature_names_in_", BASE_FEATURES)]
+        return segmenter_inputs(self.method, self.model)
 
     def assign(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and membership strengths (in [0, 1]; NaN when the method has none) of new customers, as
+        """Labels and membership strengths in [0, 1] of new customers, as
         :func:`patron.services.segmentation.assign` computes them, from a frame with :attr:`inputs`."""
-        X = features[self.inputs]
-        if self.method == "rfm":
-            return np.asarray(self.model.predict(X), dtype=np.int64), np.asarray(
-                self.model.membership_strength(X), dtype=float
-            )
-        if hasattr(self.model, "predict_with_strength"):
-            labels, strength = self.model.predict_with_strength(X)
-            return np.asarray(labels, dtype=np.int64), np.asarray(strength, dtype=float)
-        return np.asarray(self.model.predict(X), dtype=np.int64), np.full(len(X), np.nan)
+        labels, strength = self.model.predict_with_strength(features[self.inputs])
+        return np.asarray(labels, dtype=np.int64), np.asarray(strength, dtype=float)
 
 
 @dataclass(frozen=True)

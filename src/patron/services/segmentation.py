@@ -379,6 +379,13 @@ def _longitudinal(
 
 
 # --- scoring new customers ------------------------------------------------------------------------------------------
+def segmenter_inputs(method: str, model: Any) -> list[str]:
+    """The columns a fitted segmenter of ``method`` reads per customer (what :func:`assign` needs)."""
+    if method == "rfm":
+        return list(RFM_INPUT_COLUMNS)
+    return [str(c) for c in getattr(model, "feature_names_in_", BASE_FEATURES)]
+
+
 def assign(repo: Repository, frame: pd.DataFrame, *, run_id: str | None = None) -> pd.DataFrame:
     """Assign new customers with the segmenter of a ``segment`` run (the latest by default).
 
@@ -394,10 +401,7 @@ def assign(repo: Repository, frame: pd.DataFrame, *, run_id: str | None = None) 
     model = repo.load_model(MODEL_NAME, run_id=record["run_id"])
     method = record["params"]["method"]
     data = frame.set_index("customer_id") if "customer_id" in frame.columns else frame
-    if method == "rfm":
-        wanted = list(RFM_INPUT_COLUMNS)
-    else:
-        wanted = list(getattr(model, "feature_names_in_", BASE_FEATURES))
+    wanted = segmenter_inputs(method, model)
     missing = [c for c in wanted if c not in data.columns]
     if missing:
         raise InputError(
@@ -405,20 +409,12 @@ def assign(repo: Repository, frame: pd.DataFrame, *, run_id: str | None = None) 
             expected=f"columns {wanted}",
         )
     X = data[wanted]
-    if method == "rfm":
-        labels = model.predict(X)
-        strength = model.membership_strength(X)
-    else:
-        if (
-            method != "glrm"
-        ):  # GLRM takes missing entries (it imputes them); the distance-based methods cannot
-            bad = ~np.isfinite(X.to_numpy(dtype=float))
-            if bad.any():
-                row, col = np.argwhere(bad)[0]
-                raise InputError(
-                    "a feature value is missing or infinite", row=int(row) + 1, column=wanted[col]
-                )
-        labels, strength = model.predict_with_strength(X)
+    if method in ("hdbscan", "kmeans"):  # distances need every value; GLRM imputes missing entries itself
+        bad = ~np.isfinite(X.to_numpy(dtype=float))
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise InputError("a feature value is missing or infinite", row=int(row) + 1, column=wanted[col])
+    labels, strength = model.predict_with_strength(X)
     names = repo.read_results(PROFILES, run_id=record["run_id"]).set_index("segment")["name"]
     labels = np.asarray(labels, dtype=np.int64)
     return pd.DataFrame(

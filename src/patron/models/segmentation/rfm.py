@@ -182,6 +182,10 @@ class RFMSegmenter(ClusterMixin, BaseEstimator):
         """Rule-based segments are crisp: every customer belongs fully to its segment (strength 1)."""
         return np.ones(len(self._columns(X)))
 
+    def predict_with_strength(self, X: object) -> tuple[np.ndarray, np.ndarray]:
+        """Segments and strengths (all 1), the call every Patron segmenter answers."""
+        return self.predict(X), self.membership_strength(X)
+
     def scores(self, X: pd.DataFrame) -> pd.DataFrame:
         """``r_score``, ``f_score``, ``m_score``, ``rfm_cell`` and ``segment`` (name) per row of ``X``."""
         s = self._score_array(self._columns(X))
